@@ -1,0 +1,3 @@
+//! The `ferroalloy` command line.
+
+fn main() {}

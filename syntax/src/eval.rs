@@ -1,0 +1,1 @@
+//! Expression evaluation against a scope (LANGUAGE.md §4, §9).

@@ -1,0 +1,274 @@
+//! Runtime values: null, numbers (int/uint/float kinds), strings, bools, arrays,
+//! objects, functions and capsules (secrets and host values), per LANGUAGE.md §4.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// An Alloy value. Cloning is cheap: compound values share their contents.
+#[derive(Clone)]
+pub enum Value {
+    Null,
+    Number(Number),
+    String(Arc<str>),
+    Bool(bool),
+    Array(Arc<Vec<Value>>),
+    /// Objects are unordered maps; keys iterate sorted, which is the order upstream
+    /// prints them in.
+    Object(Arc<BTreeMap<String, Value>>),
+    Function(Function),
+    Capsule(Capsule),
+}
+
+/// The value type names used in messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValueType {
+    Null,
+    Number,
+    String,
+    Bool,
+    Array,
+    Object,
+    Function,
+    Capsule,
+}
+
+impl ValueType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ValueType::Null => "null",
+            ValueType::Number => "number",
+            ValueType::String => "string",
+            ValueType::Bool => "bool",
+            ValueType::Array => "array",
+            ValueType::Object => "object",
+            ValueType::Function => "function",
+            ValueType::Capsule => "capsule",
+        }
+    }
+}
+
+impl fmt::Display for ValueType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A number with its kind. Binary operators combine kinds as uint < int < float.
+#[derive(Debug, Clone, Copy)]
+pub enum Number {
+    Int(i64),
+    Uint(u64),
+    Float(f64),
+}
+
+/// A function value: a name for messages and the implementation. Arguments arrive
+/// already evaluated; the function converts them to its parameter types itself.
+#[derive(Clone)]
+pub struct Function {
+    pub name: &'static str,
+    pub call: Arc<dyn Fn(&[Value]) -> Result<Value, ValueError> + Send + Sync>,
+}
+
+impl Function {
+    pub fn new(
+        name: &'static str,
+        call: impl Fn(&[Value]) -> Result<Value, ValueError> + Send + Sync + 'static,
+    ) -> Function {
+        Function { name, call: Arc::new(call) }
+    }
+}
+
+/// An opaque host value. Secrets are capsules with their own rules (§4.7).
+#[derive(Clone)]
+pub enum Capsule {
+    /// Always sensitive; never printed, never converted to a plain string.
+    Secret(Arc<str>),
+    /// A string that may or may not be sensitive.
+    OptionalSecret { value: Arc<str>, is_secret: bool },
+    /// Any other host value (a receiver, a targets list, ...).
+    Host(Arc<dyn HostValue>),
+}
+
+/// A host value carried in a capsule.
+pub trait HostValue: Send + Sync + 'static {
+    /// The upstream Go type name shown as `capsule("...")`.
+    fn type_name(&self) -> &str;
+    /// Deep equality with another host value.
+    fn equals(&self, other: &dyn HostValue) -> bool;
+    /// A host value that can present itself as an object (Prometheus targets can).
+    fn as_object(&self) -> Option<BTreeMap<String, Value>> {
+        None
+    }
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+/// Why a value could not be used. Element, field and argument variants record the
+/// path to the part at fault so evaluation can print `x.field[2] should be ...`.
+#[derive(Clone)]
+pub enum ValueError {
+    /// `<value> should be <expected>, got <actual>`.
+    Type { value: Value, expected: String, actual: ValueType },
+    /// `<value> does not have field named "<key>"`.
+    MissingKey { value: Value, key: String },
+    /// The error is in element `index` of the value.
+    Element { index: usize, inner: Box<ValueError> },
+    /// The error is in field `name` of the value.
+    Field { name: String, inner: Box<ValueError> },
+    /// The error is in argument `index` of a call.
+    Arg { index: usize, inner: Box<ValueError> },
+    /// Any other failure, with upstream's text.
+    Message(String),
+}
+
+impl ValueError {
+    pub fn message(msg: impl Into<String>) -> ValueError {
+        ValueError::Message(msg.into())
+    }
+
+    /// A type mismatch of `value` against the `expected` type name.
+    pub fn type_mismatch(value: &Value, expected: impl Into<String>) -> ValueError {
+        ValueError::Type { value: value.clone(), expected: expected.into(), actual: value.value_type() }
+    }
+
+    pub fn in_arg(self, index: usize) -> ValueError {
+        ValueError::Arg { index, inner: Box::new(self) }
+    }
+
+    pub fn in_element(self, index: usize) -> ValueError {
+        ValueError::Element { index, inner: Box::new(self) }
+    }
+
+    pub fn in_field(self, name: impl Into<String>) -> ValueError {
+        ValueError::Field { name: name.into(), inner: Box::new(self) }
+    }
+}
+
+impl Value {
+    pub fn string(s: impl Into<Arc<str>>) -> Value {
+        Value::String(s.into())
+    }
+
+    pub fn int(i: i64) -> Value {
+        Value::Number(Number::Int(i))
+    }
+
+    pub fn uint(u: u64) -> Value {
+        Value::Number(Number::Uint(u))
+    }
+
+    pub fn float(f: f64) -> Value {
+        Value::Number(Number::Float(f))
+    }
+
+    pub fn array(items: Vec<Value>) -> Value {
+        Value::Array(Arc::new(items))
+    }
+
+    pub fn object(fields: BTreeMap<String, Value>) -> Value {
+        Value::Object(Arc::new(fields))
+    }
+
+    pub fn value_type(&self) -> ValueType {
+        match self {
+            Value::Null => ValueType::Null,
+            Value::Number(_) => ValueType::Number,
+            Value::String(_) => ValueType::String,
+            Value::Bool(_) => ValueType::Bool,
+            Value::Array(_) => ValueType::Array,
+            Value::Object(_) => ValueType::Object,
+            Value::Function(_) => ValueType::Function,
+            Value::Capsule(_) => ValueType::Capsule,
+        }
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Number(n) => write!(f, "{n:?}"),
+            Value::String(s) => write!(f, "{s:?}"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Array(a) => f.debug_list().entries(a.iter()).finish(),
+            Value::Object(o) => f.debug_map().entries(o.iter()).finish(),
+            Value::Function(func) => write!(f, "function({})", func.name),
+            Value::Capsule(Capsule::Secret(_)) => f.write_str("(secret)"),
+            Value::Capsule(Capsule::OptionalSecret { value, is_secret }) => {
+                if *is_secret {
+                    f.write_str("(secret)")
+                } else {
+                    write!(f, "optional_secret({value:?})")
+                }
+            }
+            Value::Capsule(Capsule::Host(h)) => write!(f, "capsule({:?})", h.type_name()),
+        }
+    }
+}
+
+impl fmt::Debug for ValueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValueError::Type { value, expected, actual } => {
+                write!(f, "Type({value:?} should be {expected}, got {actual})")
+            }
+            ValueError::MissingKey { value, key } => write!(f, "MissingKey({value:?}, {key:?})"),
+            ValueError::Element { index, inner } => write!(f, "[{index}] {inner:?}"),
+            ValueError::Field { name, inner } => write!(f, ".{name} {inner:?}"),
+            ValueError::Arg { index, inner } => write!(f, "arg {index}: {inner:?}"),
+            ValueError::Message(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+// The functions below are the shared conversion API (LANGUAGE.md §4.4, §4.5, §4.9).
+// The evaluator and the standard library both rely on these signatures.
+
+/// Assignment to a `string` target: numbers print in decimal (floats shortest, no
+/// exponent), an optional secret with its flag off yields its text, a secret is the
+/// error `secrets may not be converted into strings`.
+pub fn to_string_target(value: &Value) -> Result<Arc<str>, ValueError> {
+    let _ = value;
+    Err(ValueError::message("unimplemented"))
+}
+
+/// Assignment to a number target: numbers pass through, strings parse strictly.
+pub fn to_number_target(value: &Value) -> Result<Number, ValueError> {
+    let _ = value;
+    Err(ValueError::message("unimplemented"))
+}
+
+/// Assignment to a `bool` target.
+pub fn to_bool_target(value: &Value) -> Result<bool, ValueError> {
+    let _ = value;
+    Err(ValueError::message("unimplemented"))
+}
+
+/// Assignment to a `secret` target: strings and optional secrets become secrets.
+pub fn to_secret_target(value: &Value) -> Result<Arc<str>, ValueError> {
+    let _ = value;
+    Err(ValueError::message("unimplemented"))
+}
+
+/// Assignment to an array target (elements unconverted).
+pub fn to_array_target(value: &Value) -> Result<Arc<Vec<Value>>, ValueError> {
+    let _ = value;
+    Err(ValueError::message("unimplemented"))
+}
+
+/// Assignment to an object target; host capsules that present as objects convert.
+pub fn to_object_target(value: &Value) -> Result<Arc<BTreeMap<String, Value>>, ValueError> {
+    let _ = value;
+    Err(ValueError::message("unimplemented"))
+}
+
+/// Equality per §4.4: different types are never equal; functions never equal.
+pub fn values_equal(a: &Value, b: &Value) -> bool {
+    let _ = (a, b);
+    false
+}
+
+/// Renders a value as Alloy text (§4.9), as error messages and `eval` print it.
+pub fn render(value: &Value) -> String {
+    format!("{value:?}")
+}
