@@ -23,7 +23,10 @@ impl Span {
 
     /// A zero-width span at `offset`.
     pub const fn point(offset: u32) -> Span {
-        Span { start: offset, end: offset }
+        Span {
+            start: offset,
+            end: offset,
+        }
     }
 
     pub fn len(self) -> u32 {
@@ -36,7 +39,10 @@ impl Span {
 
     /// The smallest span covering both.
     pub fn to(self, other: Span) -> Span {
-        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 
     pub fn range(self) -> std::ops::Range<usize> {
@@ -57,7 +63,10 @@ impl LineIndex {
         let mut starts = Vec::with_capacity(text.len() / 32 + 1);
         starts.push(0);
         starts.extend(memchr_newlines(text.as_bytes()).map(|i| i as u32 + 1));
-        LineIndex { starts, len: text.len() as u32 }
+        LineIndex {
+            starts,
+            len: text.len() as u32,
+        }
     }
 
     /// 1-based line and byte column of `offset`. Offsets past the end clamp to the end.
@@ -74,7 +83,11 @@ impl LineIndex {
 
     /// Byte offset of 1-based `line` and `col`; used by tests that give positions as text.
     pub fn offset(&self, line: u32, col: u32) -> u32 {
-        let start = self.starts.get(line.saturating_sub(1) as usize).copied().unwrap_or(self.len);
+        let start = self
+            .starts
+            .get(line.saturating_sub(1) as usize)
+            .copied()
+            .unwrap_or(self.len);
         (start + col.saturating_sub(1)).min(self.len)
     }
 
@@ -84,7 +97,11 @@ impl LineIndex {
 }
 
 fn memchr_newlines(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i)
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i)
 }
 
 /// How bad a diagnostic is.
@@ -120,7 +137,12 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, file: &Arc<str>, span: Span, message: impl Into<String>) -> Diagnostic {
+    pub fn error(
+        code: &'static str,
+        file: &Arc<str>,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         Diagnostic {
             severity: Severity::Error,
             code,
@@ -131,8 +153,16 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(code: &'static str, file: &Arc<str>, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, file, span, message) }
+    pub fn warning(
+        code: &'static str,
+        file: &Arc<str>,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, file, span, message)
+        }
     }
 
     pub fn is_error(&self) -> bool {
@@ -172,8 +202,11 @@ impl miette::Diagnostic for Diagnostic {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
-        let span = miette::SourceSpan::new((self.span.start as usize).into(), self.span.len() as usize);
-        Some(Box::new(std::iter::once(miette::LabeledSpan::new_with_span(self.value.clone(), span))))
+        let span =
+            miette::SourceSpan::new((self.span.start as usize).into(), self.span.len() as usize);
+        Some(Box::new(std::iter::once(
+            miette::LabeledSpan::new_with_span(self.value.clone(), span),
+        )))
     }
 }
 

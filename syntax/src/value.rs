@@ -75,7 +75,10 @@ impl Function {
         name: &'static str,
         call: impl Fn(&[Value]) -> Result<Value, ValueError> + Send + Sync + 'static,
     ) -> Function {
-        Function { name, call: Arc::new(call) }
+        Function {
+            name,
+            call: Arc::new(call),
+        }
     }
 }
 
@@ -108,15 +111,28 @@ pub trait HostValue: Send + Sync + 'static {
 #[derive(Clone)]
 pub enum ValueError {
     /// `<value> should be <expected>, got <actual>`.
-    Type { value: Value, expected: String, actual: ValueType },
+    Type {
+        value: Value,
+        expected: String,
+        actual: ValueType,
+    },
     /// `<value> does not have field named "<key>"`.
     MissingKey { value: Value, key: String },
     /// The error is in element `index` of the value.
-    Element { index: usize, inner: Box<ValueError> },
+    Element {
+        index: usize,
+        inner: Box<ValueError>,
+    },
     /// The error is in field `name` of the value.
-    Field { name: String, inner: Box<ValueError> },
+    Field {
+        name: String,
+        inner: Box<ValueError>,
+    },
     /// The error is in argument `index` of a call.
-    Arg { index: usize, inner: Box<ValueError> },
+    Arg {
+        index: usize,
+        inner: Box<ValueError>,
+    },
     /// Any other failure, with upstream's text.
     Message(String),
 }
@@ -128,19 +144,32 @@ impl ValueError {
 
     /// A type mismatch of `value` against the `expected` type name.
     pub fn type_mismatch(value: &Value, expected: impl Into<String>) -> ValueError {
-        ValueError::Type { value: value.clone(), expected: expected.into(), actual: value.value_type() }
+        ValueError::Type {
+            value: value.clone(),
+            expected: expected.into(),
+            actual: value.value_type(),
+        }
     }
 
     pub fn in_arg(self, index: usize) -> ValueError {
-        ValueError::Arg { index, inner: Box::new(self) }
+        ValueError::Arg {
+            index,
+            inner: Box::new(self),
+        }
     }
 
     pub fn in_element(self, index: usize) -> ValueError {
-        ValueError::Element { index, inner: Box::new(self) }
+        ValueError::Element {
+            index,
+            inner: Box::new(self),
+        }
     }
 
     pub fn in_field(self, name: impl Into<String>) -> ValueError {
-        ValueError::Field { name: name.into(), inner: Box::new(self) }
+        ValueError::Field {
+            name: name.into(),
+            inner: Box::new(self),
+        }
     }
 }
 
@@ -209,7 +238,11 @@ impl fmt::Debug for Value {
 impl fmt::Debug for ValueError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ValueError::Type { value, expected, actual } => {
+            ValueError::Type {
+                value,
+                expected,
+                actual,
+            } => {
                 write!(f, "Type({value:?} should be {expected}, got {actual})")
             }
             ValueError::MissingKey { value, key } => write!(f, "MissingKey({value:?}, {key:?})"),

@@ -93,7 +93,12 @@ impl Harness {
 
     /// Panics with every failure when any case failed or a known failure now passes.
     pub fn finish(self) {
-        eprintln!("{}: {} cases, {} known failures", self.family, self.ran, self.known.len());
+        eprintln!(
+            "{}: {} cases, {} known failures",
+            self.family,
+            self.ran,
+            self.known.len()
+        );
         let mut report = String::new();
         for f in &self.failures {
             report.push_str(f);
