@@ -203,8 +203,9 @@ impl<'s> Lexer<'s> {
     fn report_byte_errors(&mut self) {
         let bytes = self.src.as_bytes();
         let mut found = Vec::new();
-        for (i, &b) in bytes.iter().enumerate() {
-            match b {
+        // The BOM's first byte (0xEF) also starts other characters; check the rest.
+        for i in memchr::memchr3_iter(0, 0xEF, INVALID_UTF8_SUBSTITUTE, bytes) {
+            match bytes[i] {
                 0 => found.push((i, "illegal character NUL")),
                 0xEF if i > 0 && bytes[i..].starts_with("\u{FEFF}".as_bytes()) => {
                     found.push((i, "illegal byte order mark"))
@@ -235,6 +236,17 @@ impl<'s> Lexer<'s> {
                     kind: Token::Eof,
                     span: Span::point(self.src.len() as u32),
                 };
+            }
+            // Runs of blanks are long in aligned configs; stepping over them here is much
+            // cheaper than one automaton dispatch per byte.
+            let blanks = self
+                .inner
+                .remainder()
+                .bytes()
+                .take_while(|b| matches!(b, b' ' | b'\t' | b'\r'))
+                .count();
+            if blanks > 0 {
+                self.inner.bump(blanks);
             }
             let Some(raw) = self.inner.next() else {
                 let end = self.src.len() as u32;
@@ -397,6 +409,13 @@ impl<'s> Lexer<'s> {
         let bytes = self.src.as_bytes();
         let mut i = start + 1;
         loop {
+            // Jump to the next byte that can matter: the quote, an escape or a newline.
+            // Everything between is plain text (multi-byte characters included).
+            let delim = until as u8;
+            i = match memchr::memchr3(delim, b'\\', b'\n', &bytes[i.min(bytes.len())..]) {
+                Some(skip) => i + skip,
+                None => bytes.len(),
+            };
             let Some(&b) = bytes.get(i) else {
                 self.error(start, "string literal not terminated");
                 break;

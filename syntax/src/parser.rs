@@ -11,7 +11,7 @@
 //! diagnostics are the contract `validate` users and the conformance data hold us to.
 
 use crate::ast::{self, Expr};
-use crate::diag::{Diagnostic, LineIndex, Span};
+use crate::diag::{Diagnostic, Span};
 use crate::lexer::{Lexer, Tok};
 use crate::token::Token;
 use std::sync::Arc;
@@ -79,13 +79,38 @@ struct Parser<'s> {
     src: &'s str,
     file: Arc<str>,
     lexer: Lexer<'s>,
-    lines: LineIndex,
+    lines: LineCursor<'s>,
     diags: Vec<Diagnostic>,
     comments: Vec<ast::CommentGroup>,
     /// The current token.
     tok: Tok,
     /// Line of the last parser error; a second one on the same line is dropped.
     last_error_line: u32,
+}
+
+/// Line numbers for offsets that mostly move forward: counting newlines from the last
+/// query is cheaper than indexing every line of a large file up front.
+struct LineCursor<'s> {
+    src: &'s str,
+    offset: u32,
+    line: u32,
+}
+
+impl LineCursor<'_> {
+    fn line(&mut self, offset: u32) -> u32 {
+        let bytes = self.src.as_bytes();
+        if offset >= self.offset {
+            let end = (offset as usize).min(bytes.len());
+            let start = (self.offset as usize).min(end);
+            self.line += memchr::memchr_iter(b'\n', &bytes[start..end]).count() as u32;
+        } else {
+            let start = (offset as usize).min(bytes.len());
+            let end = (self.offset as usize).min(bytes.len());
+            self.line -= memchr::memchr_iter(b'\n', &bytes[start..end]).count() as u32;
+        }
+        self.offset = offset;
+        self.line
+    }
 }
 
 /// A statement's leading name, before we know whether it is an attribute or a block.
@@ -112,7 +137,11 @@ impl<'s> Parser<'s> {
             src,
             file: Arc::from(filename),
             lexer,
-            lines: LineIndex::new(src),
+            lines: LineCursor {
+                src,
+                offset: 0,
+                line: 1,
+            },
             diags: Vec::new(),
             comments: Vec::new(),
             tok: Tok {
@@ -128,6 +157,9 @@ impl<'s> Parser<'s> {
     /// Scans one token, moving any scanner errors into the diagnostics in order.
     fn next0(&mut self) {
         self.tok = self.lexer.next_token();
+        if !self.lexer.has_errors() {
+            return;
+        }
         for err in self.lexer.take_errors() {
             self.diags.push(Diagnostic::error(
                 CODE_SCAN,

@@ -132,3 +132,29 @@ pub fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// A generated `.alloy` config of about `size` bytes, made by the shared benchmark
+/// generator (`shared/bench/lib/gen_config.py`) and cached under the target directory.
+/// `None` when the shared folder or python3 is missing.
+pub fn generated_config(size: usize) -> Option<String> {
+    let shared = conformance_root()?.parent()?.to_path_buf();
+    let script = shared.join("bench").join("lib").join("gen_config.py");
+    let cache_dir = fixtures().parent()?.join("target").join("bench-inputs");
+    std::fs::create_dir_all(&cache_dir).ok()?;
+    let cached = cache_dir.join(format!("config-{size}.alloy"));
+    if let Ok(text) = std::fs::read_to_string(&cached) {
+        return Some(text);
+    }
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(size.to_string())
+        .arg("1")
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8(out.stdout).ok()?;
+    std::fs::write(&cached, &text).ok()?;
+    Some(text)
+}
