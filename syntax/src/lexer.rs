@@ -237,16 +237,39 @@ impl<'s> Lexer<'s> {
                     span: Span::point(self.src.len() as u32),
                 };
             }
-            // Runs of blanks are long in aligned configs; stepping over them here is much
-            // cheaper than one automaton dispatch per byte.
-            let blanks = self
-                .inner
-                .remainder()
-                .bytes()
-                .take_while(|b| matches!(b, b' ' | b'\t' | b'\r'))
-                .count();
-            if blanks > 0 {
-                self.inner.bump(blanks);
+            // Fast path, before the automaton: runs of blanks are long in aligned configs,
+            // and newlines and single-byte brackets need no matching at all. Everything
+            // else goes through logos.
+            let pos = self.inner.span().end;
+            let bytes = self.src.as_bytes();
+            let mut i = pos;
+            while let Some(&b) = bytes.get(i) {
+                match b {
+                    b' ' | b'\t' | b'\r' => i += 1,
+                    b'\n' if !self.insert_term => i += 1,
+                    _ => break,
+                }
+            }
+            let single = match bytes.get(i) {
+                Some(b'\n') => Some((Token::Terminator, false)),
+                Some(b'{') => Some((Token::LCurly, false)),
+                Some(b'}') => Some((Token::RCurly, true)),
+                Some(b'[') => Some((Token::LBrack, false)),
+                Some(b']') => Some((Token::RBrack, true)),
+                Some(b'(') => Some((Token::LParen, false)),
+                Some(b')') => Some((Token::RParen, true)),
+                Some(b',') => Some((Token::Comma, false)),
+                _ => None,
+            };
+            if let Some((kind, insert_term)) = single {
+                self.inner.bump(i + 1 - pos);
+                if self.insert_terminators {
+                    self.insert_term = insert_term;
+                }
+                return Tok { kind, span: Span::new(i as u32, i as u32 + 1) };
+            }
+            if i > pos {
+                self.inner.bump(i - pos);
             }
             let Some(raw) = self.inner.next() else {
                 let end = self.src.len() as u32;
