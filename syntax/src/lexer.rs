@@ -266,7 +266,10 @@ impl<'s> Lexer<'s> {
                 if self.insert_terminators {
                     self.insert_term = insert_term;
                 }
-                return Tok { kind, span: Span::new(i as u32, i as u32 + 1) };
+                return Tok {
+                    kind,
+                    span: Span::new(i as u32, i as u32 + 1),
+                };
             }
             if i > pos {
                 self.inner.bump(i - pos);

@@ -1,0 +1,139 @@
+//! Property tests: generated configs with random layout (spacing, line breaks, comments)
+//! format to text that parses cleanly and formats to itself.
+
+use alloy_syntax::{parse_file, printer::format_file};
+use proptest::prelude::*;
+
+fn ident() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "a",
+        "b",
+        "name",
+        "job_name",
+        "x1",
+        "targets",
+        "forward_to",
+        "url",
+    ])
+    .prop_map(str::to_string)
+}
+
+fn space() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec!["", " ", "  ", "\t"])
+}
+
+fn literal() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (0u32..100_000).prop_map(|n| n.to_string()),
+        (0u32..1000, 0u32..1000).prop_map(|(a, b)| format!("{a}.{b}")),
+        "[a-z ]{0,8}".prop_map(|s| format!("\"{s}\"")),
+        "[a-z]{0,6}".prop_map(|s| format!("`{s}`")),
+        prop::sample::select(vec!["true", "false", "null"]).prop_map(str::to_string),
+    ]
+}
+
+/// Expressions whose line breaks sit where the grammar allows them (after `[`, `,`,
+/// `{` and operators), with the trailing commas a multi-line list needs.
+fn expr() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        literal(),
+        ident(),
+        (ident(), ident()).prop_map(|(a, b)| format!("{a}.{b}"))
+    ];
+    leaf.prop_recursive(4, 32, 4, |inner| {
+        prop_oneof![
+            (
+                inner.clone(),
+                prop::sample::select(vec!["+", "-", "*", "==", "&&", "||", "^", "<="]),
+                inner.clone(),
+                space()
+            )
+                .prop_map(|(l, op, r, sp)| format!("{l}{sp}{op} {r}")),
+            (prop::collection::vec(inner.clone(), 0..4), any::<bool>()).prop_map(
+                |(items, multiline)| {
+                    if multiline && !items.is_empty() {
+                        format!("[\n{},\n]", items.join(",\n"))
+                    } else {
+                        format!("[{}]", items.join(", "))
+                    }
+                }
+            ),
+            (
+                prop::collection::vec((ident(), inner.clone()), 0..4),
+                any::<bool>()
+            )
+                .prop_map(|(fields, multiline)| {
+                    let fields: Vec<String> =
+                        fields.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                    if multiline && !fields.is_empty() {
+                        format!("{{\n{},\n}}", fields.join(",\n"))
+                    } else {
+                        format!("{{{}}}", fields.join(", "))
+                    }
+                }),
+            (ident(), prop::collection::vec(inner.clone(), 0..3))
+                .prop_map(|(f, args)| format!("{f}({})", args.join(", "))),
+            inner.clone().prop_map(|e| format!("({e})")),
+            inner.prop_map(|e| format!("-{e}")),
+        ]
+    })
+}
+
+fn comment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        "[a-z ]{0,10}".prop_map(|s| format!(" // {s}")),
+        "[a-z ]{0,10}".prop_map(|s| format!(" /* {s} */")),
+    ]
+}
+
+fn statement(depth: u32) -> BoxedStrategy<String> {
+    let attr =
+        (ident(), space(), expr(), comment()).prop_map(|(n, sp, e, c)| format!("{n}{sp}= {e}{c}"));
+    if depth == 0 {
+        return attr.boxed();
+    }
+    let block = (
+        prop::collection::vec(ident(), 1..3),
+        prop::option::of(ident()),
+        prop::collection::vec(statement(depth - 1), 0..4),
+        prop::sample::select(vec!["\n", "\n\n", "\n\n\n"]),
+    )
+        .prop_map(|(name, label, body, sep)| {
+            let label = label.map(|l| format!(" \"{l}\"")).unwrap_or_default();
+            if body.is_empty() {
+                format!("{}{label} {{}}", name.join("."))
+            } else {
+                format!("{}{label} {{\n{}\n}}", name.join("."), body.join(sep))
+            }
+        });
+    prop_oneof![attr, block].boxed()
+}
+
+fn file() -> impl Strategy<Value = String> {
+    (
+        prop::collection::vec(statement(2), 0..6),
+        prop::sample::select(vec!["\n", "\n\n", "\n\n\n"]),
+        prop::option::of("[a-z ]{0,10}"),
+    )
+        .prop_map(|(stmts, sep, header)| {
+            let header = header.map(|h| format!("// {h}\n")).unwrap_or_default();
+            format!("{header}{}\n", stmts.join(sep))
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn formatting_is_idempotent(src in file()) {
+        let parsed = parse_file("prop.alloy", &src);
+        // The generator may build a statement the grammar rejects; only clean parses count.
+        prop_assume!(!parsed.has_errors());
+        let once = format_file(&parsed.file, &src);
+        let reparsed = parse_file("prop.alloy", &once);
+        prop_assert!(!reparsed.has_errors(), "formatted output does not parse:\n{once}\n{:?}", reparsed.diagnostics);
+        let twice = format_file(&reparsed.file, &once);
+        prop_assert_eq!(once, twice);
+    }
+}
