@@ -62,12 +62,15 @@ pub enum Number {
     Float(f64),
 }
 
+/// The implementation behind a function value.
+pub type NativeFn = Arc<dyn Fn(&[Value]) -> Result<Value, ValueError> + Send + Sync>;
+
 /// A function value: a name for messages and the implementation. Arguments arrive
 /// already evaluated; the function converts them to its parameter types itself.
 #[derive(Clone)]
 pub struct Function {
     pub name: &'static str,
-    pub call: Arc<dyn Fn(&[Value]) -> Result<Value, ValueError> + Send + Sync>,
+    pub call: NativeFn,
 }
 
 impl Function {

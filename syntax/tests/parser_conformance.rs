@@ -340,7 +340,7 @@ fn parser_valid_files() {
 fn go_fuzz_input(text: &str) -> Vec<u8> {
     let start = text.find("[]byte(\"").map(|i| i + 8).unwrap_or(0);
     let end = text.rfind("\")").unwrap_or(text.len());
-    let body = text[start..end].as_bytes();
+    let body = &text.as_bytes()[start..end];
     let mut out = Vec::new();
     let mut i = 0;
     while i < body.len() {
