@@ -1,3 +1,10 @@
 //! The component runtime: turns parsed files into a running graph of components.
 //!
 //! Invariant: this crate names no concrete component; the CLI hands it a registry.
+//!
+//! Layers, bottom up: [`source`] reads and parses a configuration, [`refs`] finds the
+//! references in expressions, [`graph`] holds nodes and their dependencies.
+
+pub mod graph;
+pub mod refs;
+pub mod source;
