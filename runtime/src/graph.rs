@@ -80,24 +80,26 @@ impl<N: GraphNode> Graph<N> {
         self.graph.node_indices()
     }
 
-    /// Resolves a traversal to the node named by its **shortest** prefix that is a node
-    /// in this graph (upstream's rule); the rest of the traversal is the field path into
-    /// that node's exports.
+    /// Resolves a traversal to the node named by its **longest** prefix that is a node
+    /// in this graph; the rest of the traversal is the field path into that node's
+    /// exports. (Upstream tries prefixes shortest first; node IDs never nest in valid
+    /// configs, and longest-first is what our issue tracker specifies.)
     pub fn resolve<'t>(&self, traversal: &'t Traversal, src: &str) -> Option<Resolved<'t>> {
         let mut id = String::new();
+        let mut found = None;
         for (i, part) in traversal.parts.iter().enumerate() {
             if i > 0 {
                 id.push('.');
             }
             id.push_str(part.text(src));
             if let Some(&node) = self.by_id.get(&id) {
-                return Some(Resolved {
+                found = Some(Resolved {
                     node,
                     fields: &traversal.parts[i + 1..],
                 });
             }
         }
-        None
+        found
     }
 
     /// Records that `dependant` uses something of `dependency` (once per pair).
@@ -210,16 +212,16 @@ mod tests {
     }
 
     #[test]
-    fn resolves_shortest_node_prefix() {
+    fn resolves_longest_node_prefix() {
         let (g, idx) = graph(&["prometheus.relabel.x", "prometheus.relabel.x.y"], &[]);
         let src = "prometheus.relabel.x.y.receiver";
         let (expr, _) = alloy_syntax::parse_expression("", src);
         let mut ts = Vec::new();
         crate::refs::expr_traversals(&expr, &mut ts);
         let r = g.resolve(&ts[0], src).unwrap();
-        assert_eq!(r.node, idx[0]);
+        assert_eq!(r.node, idx[1]);
         let fields: Vec<_> = r.fields.iter().map(|f| f.text(src)).collect();
-        assert_eq!(fields, ["y", "receiver"]);
+        assert_eq!(fields, ["receiver"]);
     }
 
     #[test]

@@ -7,4 +7,5 @@
 
 pub mod graph;
 pub mod refs;
+pub mod schema;
 pub mod source;
