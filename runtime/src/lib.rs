@@ -5,6 +5,8 @@
 //! Layers, bottom up: [`source`] reads and parses a configuration, [`refs`] finds the
 //! references in expressions, [`graph`] holds nodes and their dependencies.
 
+pub mod decode;
+pub mod duration;
 pub mod graph;
 pub mod refs;
 pub mod schema;
