@@ -194,3 +194,29 @@ fn generated_config_is_already_formatted() {
     let got = fmt(&src).expect("generated config parses");
     assert!(got == src.trim_end(), "{}", diff(&got, src.trim_end()));
 }
+
+/// Files that do not parse still format without a panic: the tree then holds
+/// whatever the parser recovered, with spans that may point at the wrong tokens.
+#[test]
+fn broken_files_format_without_panic() {
+    let Some(root) = alloy_syntax("") else {
+        return;
+    };
+    let mut count = 0;
+    for (dir, suffix) in [
+        ("parser", ".alloy"),
+        ("parser/valid", ".alloy"),
+        ("parser/fuzz-corpus", ""),
+        ("parse-errors", ".alloy"),
+    ] {
+        for path in files_with_suffix(&root.join(dir), suffix) {
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            let (text, parsed) = alloy_syntax::parser::parse_bytes("in.alloy", &bytes);
+            let _ = format_file(&parsed.file, &text);
+            count += 1;
+        }
+    }
+    assert!(count > 250, "only {count} broken files found");
+}
