@@ -6,8 +6,10 @@
 //! references in expressions, [`graph`] holds nodes and their dependencies.
 
 pub mod component;
+pub mod controller;
 pub mod decode;
 pub mod duration;
+pub mod evaluate;
 pub mod graph;
 pub mod refs;
 pub mod schema;
