@@ -5,13 +5,16 @@
 //! [`lexer`] produces the tokens of [`token::Token`] that the parser consumes, with
 //! newline terminators inserted as upstream does. [`printer`] formats a file back to
 //! canonical text (what `ferroalloy fmt` prints). [`value`] is the runtime value model
-//! and [`eval`] evaluates expressions against a scope. [`diag`] holds diagnostics and
+//! and [`eval`] evaluates expressions against a scope ([`eval::eval_expr`],
+//! [`eval::eval_expr_as`], [`eval::eval_body`]). [`conformance`] runs upstream's
+//! JSON evaluation cases, for this crate's tests and the stdlib's. [`diag`] holds diagnostics and
 //! their upstream-compatible plain rendering.
 //!
 //! Spans are byte ranges into the source text; line and column are worked out only
 //! when a diagnostic is printed.
 
 pub mod ast;
+pub mod conformance;
 pub mod diag;
 pub mod eval;
 pub mod lexer;

@@ -1,9 +1,24 @@
 //! Runtime values: null, numbers (int/uint/float kinds), strings, bools, arrays,
 //! objects, functions and capsules (secrets and host values), per LANGUAGE.md §4.
+//!
+//! [`number`] holds number kinds and their Go-compatible arithmetic, [`convert`] the
+//! conversions on assignment ("decoding", §4.5) and equality (§4.4), and [`render`]
+//! the Alloy-text and JSON renderings (§4.9).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+
+pub mod convert;
+pub mod number;
+pub mod render;
+
+pub use convert::{
+    decode, to_array_target, to_bool_target, to_number_target, to_object_target,
+    to_optional_secret_target, to_secret_target, to_string_target, values_equal, Target,
+};
+pub use number::NumberKind;
+pub use render::{render, to_json};
 
 /// An Alloy value. Cloning is cheap: compound values share their contents.
 #[derive(Clone)]
@@ -109,6 +124,17 @@ pub trait HostValue: Send + Sync + 'static {
     fn as_any(&self) -> &dyn std::any::Any;
 }
 
+impl Capsule {
+    /// The Go type name upstream shows for this capsule.
+    pub fn type_name(&self) -> &str {
+        match self {
+            Capsule::Secret(_) => "alloytypes.Secret",
+            Capsule::OptionalSecret { .. } => "alloytypes.OptionalSecret",
+            Capsule::Host(h) => h.type_name(),
+        }
+    }
+}
+
 /// Why a value could not be used. Element, field and argument variants record the
 /// path to the part at fault so evaluation can print `x.field[2] should be ...`.
 #[derive(Clone)]
@@ -141,6 +167,8 @@ pub enum ValueError {
 }
 
 impl ValueError {
+    /// Any other failure: the text is upstream's message. When a function returns it,
+    /// evaluation prefixes it with the callee's source text (`encoding.to_json ...`).
     pub fn message(msg: impl Into<String>) -> ValueError {
         ValueError::Message(msg.into())
     }
@@ -154,6 +182,9 @@ impl ValueError {
         }
     }
 
+    /// Marks the error as being about argument `index` of a call. Functions must wrap
+    /// errors about their arguments this way so that evaluation reports them at the
+    /// argument's source (`true should be string, got bool`), as upstream does.
     pub fn in_arg(self, index: usize) -> ValueError {
         ValueError::Arg {
             index,
@@ -199,6 +230,60 @@ impl Value {
 
     pub fn object(fields: BTreeMap<String, Value>) -> Value {
         Value::Object(Arc::new(fields))
+    }
+
+    /// A [`Capsule::Secret`].
+    pub fn secret(s: impl Into<Arc<str>>) -> Value {
+        Value::Capsule(Capsule::Secret(s.into()))
+    }
+
+    /// A [`Capsule::OptionalSecret`].
+    pub fn optional_secret(s: impl Into<Arc<str>>, is_secret: bool) -> Value {
+        Value::Capsule(Capsule::OptionalSecret {
+            value: s.into(),
+            is_secret,
+        })
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The text of a plain string value.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The number of a number value.
+    pub fn as_number(&self) -> Option<Number> {
+        match self {
+            Value::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn as_array(&self) -> Option<&[Value]> {
+        match self {
+            Value::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    pub fn as_object(&self) -> Option<&BTreeMap<String, Value>> {
+        match self {
+            Value::Object(o) => Some(o),
+            _ => None,
+        }
     }
 
     pub fn value_type(&self) -> ValueType {
@@ -257,54 +342,75 @@ impl fmt::Debug for ValueError {
     }
 }
 
-// The functions below are the shared conversion API (LANGUAGE.md §4.4, §4.5, §4.9).
-// The evaluator and the standard library both rely on these signatures.
-
-/// Assignment to a `string` target: numbers print in decimal (floats shortest, no
-/// exponent), an optional secret with its flag off yields its text, a secret is the
-/// error `secrets may not be converted into strings`.
-pub fn to_string_target(value: &Value) -> Result<Arc<str>, ValueError> {
-    let _ = value;
-    Err(ValueError::message("unimplemented"))
+impl fmt::Display for ValueError {
+    /// The undecorated text, as upstream's `err.Error()` for value errors. Evaluation
+    /// decorates it further with source text (LANGUAGE.md §9.2).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValueError::Type {
+                expected, actual, ..
+            } => write!(f, "expected {expected}, got {actual}"),
+            ValueError::MissingKey { key, .. } => write!(f, "does not have field named {key:?}"),
+            ValueError::Element { index, inner } => write!(f, "index {index}: {inner}"),
+            ValueError::Field { name, inner } => write!(f, "field {name}: {inner}"),
+            ValueError::Arg { index, inner } => write!(f, "argument {index}: {inner}"),
+            ValueError::Message(m) => f.write_str(m),
+        }
+    }
 }
 
-/// Assignment to a number target: numbers pass through, strings parse strictly.
-pub fn to_number_target(value: &Value) -> Result<Number, ValueError> {
-    let _ = value;
-    Err(ValueError::message("unimplemented"))
+impl std::error::Error for ValueError {}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
 }
 
-/// Assignment to a `bool` target.
-pub fn to_bool_target(value: &Value) -> Result<bool, ValueError> {
-    let _ = value;
-    Err(ValueError::message("unimplemented"))
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::String(s.into())
+    }
 }
 
-/// Assignment to a `secret` target: strings and optional secrets become secrets.
-pub fn to_secret_target(value: &Value) -> Result<Arc<str>, ValueError> {
-    let _ = value;
-    Err(ValueError::message("unimplemented"))
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::String(s.into())
+    }
 }
 
-/// Assignment to an array target (elements unconverted).
-pub fn to_array_target(value: &Value) -> Result<Arc<Vec<Value>>, ValueError> {
-    let _ = value;
-    Err(ValueError::message("unimplemented"))
+impl From<i64> for Value {
+    fn from(i: i64) -> Value {
+        Value::int(i)
+    }
 }
 
-/// Assignment to an object target; host capsules that present as objects convert.
-pub fn to_object_target(value: &Value) -> Result<Arc<BTreeMap<String, Value>>, ValueError> {
-    let _ = value;
-    Err(ValueError::message("unimplemented"))
+impl From<u64> for Value {
+    fn from(u: u64) -> Value {
+        Value::uint(u)
+    }
 }
 
-/// Equality per §4.4: different types are never equal; functions never equal.
-pub fn values_equal(a: &Value, b: &Value) -> bool {
-    let _ = (a, b);
-    false
+impl From<f64> for Value {
+    fn from(f: f64) -> Value {
+        Value::float(f)
+    }
 }
 
-/// Renders a value as Alloy text (§4.9), as error messages and `eval` print it.
-pub fn render(value: &Value) -> String {
-    format!("{value:?}")
+impl From<Number> for Value {
+    fn from(n: Number) -> Value {
+        Value::Number(n)
+    }
+}
+
+impl From<Vec<Value>> for Value {
+    fn from(items: Vec<Value>) -> Value {
+        Value::array(items)
+    }
+}
+
+impl From<BTreeMap<String, Value>> for Value {
+    fn from(fields: BTreeMap<String, Value>) -> Value {
+        Value::object(fields)
+    }
 }

@@ -1,1 +1,0 @@
-//! Expression evaluation against a scope (LANGUAGE.md §4, §9).

@@ -1,0 +1,77 @@
+//! Evaluation conformance against upstream's JSON cases, read in place from
+//! `shared/conformance/alloy-syntax/cases/`: `vm_eval`, `value_coercion`,
+//! `derived_semantics`, `generated_eval` and the schema-free part of `block_decode`.
+//! Cases that need the standard library are run by the `stdlib` crate with the same
+//! runner ([`alloy_syntax::conformance`]); cases that need a Go struct schema are
+//! out of scope. Both are counted and printed, never dropped silently.
+
+use alloy_syntax::conformance::{needs_stdlib, run_case, Outcome};
+use alloy_syntax::eval::EmptyScope;
+use alloy_testdata::{alloy_syntax, Harness};
+use serde_json::Value as Json;
+use std::collections::HashMap;
+
+fn run_family(file: &str) {
+    let family = format!("eval/{}", file.trim_end_matches(".json"));
+    let Some(path) = alloy_syntax(&format!("cases/{file}")) else {
+        return;
+    };
+    let text = std::fs::read_to_string(&path).expect("case file is readable");
+    let cases: Vec<Json> = serde_json::from_str(&text).expect("case file is JSON");
+    let mut harness = Harness::new(&family);
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut skipped: HashMap<String, usize> = HashMap::new();
+    for case in &cases {
+        let base = case["name"].as_str().unwrap_or("?").to_string();
+        // Names are unique only within their upstream table; number repeats.
+        let n = seen.entry(base.clone()).or_insert(0);
+        *n += 1;
+        let name = if *n == 1 {
+            base
+        } else {
+            format!("{base} [{n}]")
+        };
+        if needs_stdlib(case) {
+            *skipped
+                .entry("needs stdlib (run by the stdlib crate)".into())
+                .or_insert(0) += 1;
+            continue;
+        }
+        match run_case(case, &EmptyScope) {
+            Outcome::Pass => harness.record(&name, Ok(())),
+            Outcome::Fail(why) => harness.record(&name, Err(why)),
+            Outcome::Skip(why) => *skipped.entry(why).or_insert(0) += 1,
+        }
+    }
+    let mut reasons: Vec<_> = skipped.into_iter().collect();
+    reasons.sort();
+    for (why, count) in reasons {
+        eprintln!("{family}: skipped {count}: {why}");
+    }
+    harness.finish();
+}
+
+#[test]
+fn vm_eval() {
+    run_family("vm_eval.json");
+}
+
+#[test]
+fn value_coercion() {
+    run_family("value_coercion.json");
+}
+
+#[test]
+fn derived_semantics() {
+    run_family("derived_semantics.json");
+}
+
+#[test]
+fn generated_eval() {
+    run_family("generated_eval.json");
+}
+
+#[test]
+fn block_decode() {
+    run_family("block_decode.json");
+}
