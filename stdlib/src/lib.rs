@@ -140,3 +140,9 @@ pub fn stdlib() -> &'static Stdlib {
 pub fn lookup(name: &str) -> Option<Value> {
     stdlib().lookup(name)
 }
+
+impl alloy_syntax::eval::Scope for Stdlib {
+    fn lookup(&self, name: &str) -> Option<Value> {
+        Stdlib::lookup(self, name)
+    }
+}
