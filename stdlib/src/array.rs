@@ -178,3 +178,60 @@ pub(crate) fn group_by(args: &[Value]) -> Result<Value, ValueError> {
         .collect();
     Ok(Value::array(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(pairs: &[(&str, Value)]) -> Value {
+        Value::object(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn combine_maps_keeps_left_once_per_unmatched_right() {
+        let left = Value::array(vec![obj(&[("a", Value::int(1))])]);
+        let right = Value::array(vec![
+            obj(&[("a", Value::int(2))]),
+            obj(&[("a", Value::float(1.0))]),
+            obj(&[("a", Value::int(1)), ("b", Value::int(9))]),
+        ]);
+        let keys = Value::array(vec![Value::string("a")]);
+        let out = combine_maps(&[left, right, keys, Value::Bool(true)]).unwrap();
+        let Value::Array(items) = out else { panic!() };
+        // Two misses (int 2, float 1.0 is not int 1) keep the left twice, then the merge.
+        assert_eq!(items.len(), 3);
+        assert!(matches!(&items[2], Value::Object(o) if o.len() == 2));
+        let err = combine_maps(&[Value::array(vec![])]).unwrap_err();
+        assert_eq!(
+            format!("{err:?}"),
+            "combine_maps: expected 3 or 4 arguments, got 1"
+        );
+    }
+
+    #[test]
+    fn group_by_keeps_first_appearance_order() {
+        let items = Value::array(vec![
+            obj(&[("k", Value::string("b"))]),
+            obj(&[("x", Value::int(1))]),
+            obj(&[("k", Value::string("a"))]),
+            obj(&[("k", Value::string("b"))]),
+        ]);
+        let out = group_by(&[items.clone(), Value::string("k"), Value::Bool(false)]).unwrap();
+        let Value::Array(groups) = out else { panic!() };
+        let keys: Vec<String> = groups
+            .iter()
+            .map(|g| match g {
+                Value::Object(o) => format!("{:?}", o["k"]),
+                _ => panic!(),
+            })
+            .collect();
+        assert_eq!(keys, ["\"b\"", "\"\"", "\"a\""]);
+        let out = group_by(&[items, Value::string("k"), Value::Bool(true)]).unwrap();
+        assert!(matches!(out, Value::Array(g) if g.len() == 2));
+    }
+}

@@ -33,3 +33,20 @@ fn is_empty(v: &Value) -> bool {
         Value::Capsule(Capsule::Host(h)) => h.as_object().is_some_and(|o| o.is_empty()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_values_follow_go_is_zero() {
+        let first = |args: &[Value]| format!("{:?}", coalesce(args).unwrap());
+        assert_eq!(first(&[]), "null");
+        assert_eq!(first(&[Value::float(0.0), Value::int(2)]), "Int(2)");
+        // Go's IsZero compares float bits: negative zero is a value.
+        assert_eq!(first(&[Value::float(-0.0), Value::int(2)]), "Float(-0.0)");
+        assert_eq!(first(&[Value::string(""), Value::int(0)]), "Int(0)");
+        assert_eq!(first(&[Value::secret(""), Value::Bool(true)]), "true");
+        assert_eq!(first(&[Value::array(vec![]), Value::Null]), "null");
+    }
+}

@@ -217,38 +217,25 @@ fn write_json(out: &mut String, v: &Value) -> Result<(), ValueError> {
     Ok(())
 }
 
-/// Go's JSON float form: shortest digits, `%f` style between 1e-6 and 1e21, otherwise
-/// an exponent without a leading zero (`1e-07`, not `1e-007`).
+/// Go's JSON float form: shortest digits, `%f` style for 1e-6 <= |f| < 1e21, otherwise
+/// `%e` style with Go's clean-up of negative exponents (`1e-7`, but `1e+21`).
 fn write_json_float(out: &mut String, f: f64) -> Result<(), ValueError> {
     if !f.is_finite() {
-        let text = if f.is_nan() {
-            "NaN".to_string()
-        } else if f > 0.0 {
-            "+Inf".to_string()
-        } else {
-            "-Inf".to_string()
-        };
+        let text = crate::string::format::format_float(f, 'g', -1);
         return Err(ValueError::message(format!(
             "json: unsupported value: {text}"
         )));
     }
     let abs = f.abs();
     if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let s = format!("{f:e}");
-        // Rust writes `1e-7`; Go writes `1e-07` for exponents below 10 in magnitude.
-        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let (sign, digits) = match exp.strip_prefix('-') {
-            Some(d) => ('-', d),
-            None => ('+', exp),
-        };
-        let digits = if digits.len() < 2 && sign == '-' {
-            format!("0{digits}")
-        } else {
-            digits.to_string()
-        };
-        let _ = write!(out, "{mant}e{sign}{digits}");
+        let mut s = crate::string::format::format_float(f, 'e', -1);
+        let n = s.len();
+        if s.as_bytes()[n - 4..n - 1] == *b"e-0" {
+            s.remove(n - 2);
+        }
+        out.push_str(&s);
     } else {
-        let _ = write!(out, "{f}");
+        out.push_str(&crate::string::format::format_float(f, 'f', -1));
     }
     Ok(())
 }
@@ -312,12 +299,20 @@ pub(crate) fn from_yaml(args: &[Value]) -> Result<Value, ValueError> {
     let Some(doc) = serde_norway::Deserializer::from_str(&text).next() else {
         return Ok(Value::Null);
     };
-    let mut parsed = serde_norway::Value::deserialize(doc)
-        .map_err(|e| ValueError::message(format!("yaml: {e}")))?;
-    parsed
-        .apply_merge()
-        .map_err(|e| ValueError::message(format!("yaml: {e}")))?;
+    let mut parsed = serde_norway::Value::deserialize(doc).map_err(yaml_error)?;
+    parsed.apply_merge().map_err(yaml_error)?;
     Ok(yaml_to_value(&parsed))
+}
+
+/// Go's yaml.v3 wording: `yaml: line N: problem`. Both libraries report libyaml's
+/// problem texts; serde_norway appends positions, which we move to the front.
+fn yaml_error(err: serde_norway::Error) -> ValueError {
+    let msg = err.to_string();
+    let problem = msg.split(" at line ").next().unwrap_or(&msg);
+    match err.location() {
+        Some(loc) => ValueError::message(format!("yaml: line {}: {problem}", loc.line())),
+        None => ValueError::message(format!("yaml: {problem}")),
+    }
 }
 
 fn yaml_to_value(v: &serde_norway::Value) -> Value {
@@ -635,7 +630,7 @@ mod tests {
         m.insert("d".to_string(), Value::float(1e21));
         let out = to_json(&[Value::object(m)]).unwrap();
         assert!(
-            matches!(out, Value::String(ref t) if &**t == r#"{"a":"\u003c\u0026\u003e\u2028\b","b":1e-07,"c":1.5,"d":1e+21}"#),
+            matches!(out, Value::String(ref t) if &**t == r#"{"a":"\u003c\u0026\u003e\u2028\b","b":1e-7,"c":1.5,"d":1e+21}"#),
             "{out:?}"
         );
         assert_eq!(
@@ -657,6 +652,9 @@ mod tests {
             from_yaml(&[s("1: a")]).unwrap(),
             Value::Capsule(_)
         ));
-        assert!(from_yaml(&[s("a: [")]).is_err());
+        assert_eq!(
+            err(from_yaml(&[s("a: [1, 2")])),
+            "yaml: line 2: did not find expected ',' or ']'"
+        );
     }
 }

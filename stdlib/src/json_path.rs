@@ -39,3 +39,35 @@ fn rooted(path: &str) -> String {
         format!("$.{path}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(json: &str, path: &str) -> Result<String, String> {
+        json_path(&[Value::string(json), Value::string(path)])
+            .map(|v| format!("{v:?}"))
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    #[test]
+    fn ojg_shorthands_are_rooted() {
+        let doc = r#"{"a": {"b": [1, 2.5, "x"]}, "items": [{"name": "n1", "v": 1}, {"name": "n2", "v": 3}]}"#;
+        assert_eq!(query(doc, ".a.b[0]").unwrap(), "[Int(1)]");
+        assert_eq!(query(doc, "a.b[1]").unwrap(), "[Float(2.5)]");
+        assert_eq!(
+            query(doc, "$.a.b[*]").unwrap(),
+            r#"[Int(1), Float(2.5), "x"]"#
+        );
+        assert_eq!(query(doc, "$..name").unwrap(), r#"["n1", "n2"]"#);
+        assert_eq!(query(doc, ".items[?(@.v > 1)].name").unwrap(), r#"["n2"]"#);
+        assert_eq!(query(doc, "$['a']['b'][-1]").unwrap(), r#"["x"]"#);
+        assert_eq!(query(doc, ".nope").unwrap(), "[]");
+        assert_eq!(query("[1, 2, 3]", "[0:2]").unwrap(), "[Int(1), Int(2)]");
+        assert!(query(doc, ".a[").is_err());
+        assert_eq!(
+            query("{", ".a").unwrap_err(),
+            "unexpected end of JSON input"
+        );
+    }
+}

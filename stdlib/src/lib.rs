@@ -136,6 +136,14 @@ pub fn stdlib() -> &'static Stdlib {
     STDLIB.get_or_init(Stdlib::new)
 }
 
+/// `vars` with the shared standard library behind it: the scope an expression sees
+/// (§4.8). Names in `vars` shadow the standard library.
+pub fn scope<S: alloy_syntax::eval::Scope>(
+    vars: S,
+) -> alloy_syntax::eval::Layered<S, &'static Stdlib> {
+    alloy_syntax::eval::Layered(vars, stdlib())
+}
+
 /// Looks `name` up in the shared standard library.
 pub fn lookup(name: &str) -> Option<Value> {
     stdlib().lookup(name)
@@ -144,5 +152,50 @@ pub fn lookup(name: &str) -> Option<Value> {
 impl alloy_syntax::eval::Scope for Stdlib {
     fn lookup(&self, name: &str) -> Option<Value> {
         Stdlib::lookup(self, name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_syntax::eval::{eval_str, EmptyScope, Layered, Scope};
+
+    #[test]
+    fn aliases_resolve_to_the_namespaced_functions() {
+        let lib = Stdlib::new();
+        for (old, new) in DEPRECATED_ALIASES {
+            let Some(Value::Function(f)) = lib.lookup(old) else {
+                panic!("{old} is not a function");
+            };
+            assert_eq!(f.name, *new);
+            assert_eq!(deprecated_alias(old), Some(*new));
+        }
+        assert_eq!(deprecated_alias("coalesce"), None);
+        assert!(is_experimental("array.group_by"));
+    }
+
+    #[test]
+    fn constants_use_go_names() {
+        let lib = Stdlib::with_version("");
+        let Some(Value::Object(c)) = lib.lookup("constants") else {
+            panic!("constants is an object");
+        };
+        assert_eq!(format!("{:?}", c["version"]), "\"v0.0.0\"");
+        if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+            assert_eq!(format!("{:?}", c["os"]), "\"linux\"");
+            assert_eq!(format!("{:?}", c["arch"]), "\"amd64\"");
+        }
+    }
+
+    #[test]
+    fn scope_layers_variables_over_the_stdlib() {
+        let mut vars = std::collections::BTreeMap::new();
+        vars.insert("sys".to_string(), Value::string("mine"));
+        let scoped = scope(vars);
+        assert!(matches!(scoped.lookup("sys"), Some(Value::String(_))));
+        assert!(matches!(scoped.lookup("string"), Some(Value::Object(_))));
+        let v = eval_str("", "string.format(\"%d-%s\", 1, sys)", &scoped).unwrap();
+        assert_eq!(format!("{v:?}"), "\"1-mine\"");
+        assert!(eval_str("", "string.nope", &Layered(EmptyScope, stdlib())).is_err());
     }
 }

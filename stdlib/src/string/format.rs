@@ -993,7 +993,7 @@ fn digits_from_exp(s: &str) -> Digits {
 
 /// Go's `strconv.FormatFloat(v, fmt, prec, 64)`; a negative `prec` asks for the
 /// shortest representation that reads back as `v`.
-fn format_float(v: f64, fmt: char, prec: i64) -> String {
+pub(crate) fn format_float(v: f64, fmt: char, prec: i64) -> String {
     let bits = v.to_bits();
     let neg = bits >> 63 != 0;
     let raw_exp = ((bits >> 52) & 0x7ff) as i64;
