@@ -68,3 +68,49 @@ fn into_string(bytes: Vec<u8>) -> String {
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expr(src: &str) -> String {
+        let (e, diags) = crate::parse_expression("", src);
+        assert!(diags.is_empty(), "{diags:?}");
+        format_expr(&e, src)
+    }
+
+    #[test]
+    fn expressions_get_canonical_spacing() {
+        assert_eq!(expr("30*2+5"), "30 * 2 + 5");
+        assert_eq!(expr("-x [ 0 ] . y"), "-x[0].y");
+        assert_eq!(expr("{ a = 1, b = [ 1,2 ] }"), "{a = 1, b = [1, 2]}");
+        assert_eq!(expr("f(1,\n2)"), "f(1,\n\t2)");
+    }
+
+    #[test]
+    fn multiline_object_aligns_keys() {
+        assert_eq!(
+            expr("{\na = 1,\nlong = 2,\n}"),
+            "{\n\ta    = 1,\n\tlong = 2,\n}"
+        );
+    }
+
+    #[test]
+    fn empty_call_on_two_lines_stays_parseable() {
+        assert_eq!(expr("f(\n)"), "f()");
+    }
+
+    #[test]
+    fn redaction_replaces_only_marked_literals() {
+        let src = "password = \"p\"\nother = \"q\"\nblock {\n\tpassword = env(\"X\")\n}";
+        let parsed = crate::parse_file("", src);
+        let opts = PrintOptions {
+            redact_secrets: true,
+            secret_attributes: vec!["password".to_string()],
+        };
+        assert_eq!(
+            format_file_with(&parsed.file, src, &opts),
+            "password = \"(secret)\"\nother    = \"q\"\n\nblock {\n\tpassword = env(\"X\")\n}"
+        );
+    }
+}

@@ -220,3 +220,55 @@ fn broken_files_format_without_panic() {
     }
     assert!(count > 250, "only {count} broken files found");
 }
+
+/// Peak memory of this process so far, from `/proc` (Linux only).
+fn peak_rss_bytes() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Parse+fmt of a 10 MB generated config: throughput (best of five runs, so that a
+/// busy machine disturbs it less) and the growth of peak memory. Slow, so only with
+/// `RUN_SLOW_BENCHES` set; run it in release for meaningful figures.
+#[test]
+fn large_config_throughput_and_memory() {
+    if std::env::var_os("RUN_SLOW_BENCHES").is_none() {
+        return;
+    }
+    let Some(src) = alloy_testdata::generated_config(10_000_000) else {
+        return;
+    };
+    let before = peak_rss_bytes().unwrap_or(0);
+    let parsed = parse_file("big.alloy", &src);
+    let after_parse = peak_rss_bytes().unwrap_or(0);
+    let out = format_file(&parsed.file, &src);
+    drop(parsed);
+    let after = peak_rss_bytes().unwrap_or(0);
+    assert!(out == src.trim_end(), "{}", diff(&out, src.trim_end()));
+    drop(out);
+
+    let (mut parse_best, mut total_best) = (f64::MAX, f64::MAX);
+    for _ in 0..5 {
+        let start = std::time::Instant::now();
+        let parsed = parse_file("big.alloy", &src);
+        let parsed_at = start.elapsed().as_secs_f64();
+        let out = format_file(&parsed.file, &src);
+        let total = start.elapsed().as_secs_f64();
+        drop((parsed, out));
+        parse_best = parse_best.min(parsed_at);
+        total_best = total_best.min(total);
+    }
+    let mb = src.len() as f64 / 1e6;
+    eprintln!(
+        "{mb:.1} MB: parse {:.0} MB/s, fmt alone {:.0} MB/s, parse+fmt {:.0} MB/s; \
+         peak memory +{:.1} MB ({:.2}x the file, source excluded; parse alone +{:.1} MB)",
+        mb / parse_best,
+        mb / (total_best - parse_best),
+        mb / total_best,
+        after.saturating_sub(before) as f64 / 1e6,
+        after.saturating_sub(before) as f64 / src.len() as f64,
+        after_parse.saturating_sub(before) as f64 / 1e6,
+    );
+}

@@ -4,10 +4,11 @@
 //! where comments land depend on its bookkeeping (an approximate source position that
 //! advances with what is written), quirks included.
 
-use super::tabwriter::{TabWriter, ESCAPE};
+use super::tabwriter::TabWriter;
 use super::trimmer::Trimmer;
 use crate::ast::{Comment, CommentGroup};
 use crate::token::Token;
+use std::cell::Cell;
 
 /// Abstract whitespace, held back until the next token so that none is printed at the
 /// end of the file and comments can replace it.
@@ -45,14 +46,13 @@ const WS_CAPACITY: usize = 16;
 /// At most this many line breaks are kept in a row: one blank line.
 const MAX_NEWLINES: i64 = 2;
 
-/// Bytes gathered before they are handed to the tabwriter. Small enough to stay in
-/// cache, large enough that the per-call overhead vanishes.
-const CHUNK: usize = 32 * 1024;
-
 /// Line starts of the source, for turning offsets into line numbers.
 pub(crate) struct Lines {
     starts: Vec<u32>,
     len: u32,
+    /// Index of the line of the last lookup: the printer asks about nearby offsets
+    /// one after another, so most lookups are answered without a search.
+    hint: Cell<usize>,
 }
 
 impl Lines {
@@ -63,13 +63,26 @@ impl Lines {
         Lines {
             starts,
             len: src.len() as u32,
+            hint: Cell::new(0),
         }
     }
 
     /// 1-based line of a byte offset (clamped to the source).
     pub(crate) fn line(&self, offset: i64) -> i64 {
         let offset = offset.clamp(0, self.len as i64) as u32;
-        self.starts.partition_point(|&s| s <= offset) as i64
+        let starts = &self.starts;
+        let contains =
+            |k: usize| starts[k] <= offset && starts.get(k + 1).is_none_or(|&next| offset < next);
+        let hint = self.hint.get();
+        let k = if contains(hint) {
+            hint
+        } else if hint + 1 < starts.len() && contains(hint + 1) {
+            hint + 1
+        } else {
+            starts.partition_point(|&s| s <= offset) - 1
+        };
+        self.hint.set(k);
+        k as i64 + 1
     }
 }
 
@@ -96,10 +109,8 @@ pub(crate) enum Last {
 pub(crate) struct Printer<'a> {
     src: &'a str,
     lines: &'a Lines,
-    chunk: Vec<u8>,
     tw: TabWriter,
-    /// Whether bytes were already passed on to the tabwriter: with those and `chunk`
-    /// we know if anything was produced, since a comment first in the output gets no
+    /// Whether anything was written: a comment first in the output gets no
     /// whitespace before it.
     wrote_any: bool,
     indent: usize,
@@ -125,7 +136,6 @@ impl<'a> Printer<'a> {
         Printer {
             src,
             lines,
-            chunk: Vec::with_capacity(CHUNK + 1024),
             tw: TabWriter::new(Trimmer::with_capacity(capacity)),
             wrote_any: false,
             indent: 0,
@@ -225,7 +235,6 @@ impl<'a> Printer<'a> {
             line: i64::MAX,
         };
         self.flush(end, true);
-        self.tw.write(&self.chunk);
         self.tw.finish().finish()
     }
 
@@ -262,7 +271,7 @@ impl<'a> Printer<'a> {
     }
 
     fn write_comment_prefix(&mut self, next: Pos, c: Comment) {
-        if !self.wrote_any && self.chunk.is_empty() {
+        if !self.wrote_any {
             return;
         }
         let c_pos = self.pos_of(c.span.start as i64);
@@ -329,15 +338,6 @@ impl<'a> Printer<'a> {
         }
     }
 
-    /// Hands the gathered bytes to the tabwriter once there are enough of them.
-    fn maybe_pass_on(&mut self) {
-        if self.chunk.len() >= CHUNK {
-            self.wrote_any = true;
-            self.tw.write(&self.chunk);
-            self.chunk.clear();
-        }
-    }
-
     fn write_string(&mut self, pos: Pos, s: &str, escape: bool) {
         if self.out_col == 1 {
             self.write_indent();
@@ -345,16 +345,15 @@ impl<'a> Printer<'a> {
         if pos.valid() {
             self.pos = pos;
         }
-        if escape {
-            self.chunk.push(ESCAPE);
-        }
-        self.chunk.extend_from_slice(s.as_bytes());
-        if escape {
-            self.chunk.push(ESCAPE);
-        }
-        self.maybe_pass_on();
-
         let bytes = s.as_bytes();
+        if escape {
+            self.tw.escaped(bytes);
+            self.wrote_any = true;
+        } else if !bytes.is_empty() {
+            self.tw.text(bytes);
+            self.wrote_any = true;
+        }
+
         let mut newlines = 0i64;
         let mut last_nl = 0usize;
         if memchr::memchr2(b'\n', b'\x0C', bytes).is_some() {
@@ -378,9 +377,11 @@ impl<'a> Printer<'a> {
     fn write_indent(&mut self) {
         let depth = self.indent;
         for _ in 0..depth {
-            self.chunk.push(b'\t');
+            self.tw.separator(b'\t');
         }
-        self.maybe_pass_on();
+        if depth > 0 {
+            self.wrote_any = true;
+        }
         self.pos.offset += depth as i64;
         self.out_col += depth as i64;
     }
@@ -390,9 +391,15 @@ impl<'a> Printer<'a> {
             self.write_indent();
         }
         for _ in 0..n {
-            self.chunk.push(ch);
+            if ch == b' ' {
+                self.tw.text(b" ");
+            } else {
+                self.tw.separator(ch);
+            }
         }
-        self.maybe_pass_on();
+        if n > 0 {
+            self.wrote_any = true;
+        }
         self.pos.offset += n as i64;
         if ch == b'\n' || ch == b'\x0C' {
             self.pos.line += n as i64;

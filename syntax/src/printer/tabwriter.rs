@@ -14,6 +14,17 @@ use super::trimmer::Trimmer;
 pub(crate) const ESCAPE: u8 = 0xFF;
 
 const TAB_WIDTH: usize = 8;
+
+/// Bytes that end a cell.
+static SEPARATOR: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'\t' as usize] = true;
+    t[0x0B] = true;
+    t[b'\n' as usize] = true;
+    t[0x0C] = true;
+    t
+};
+
 const PADDING: usize = 1;
 
 /// One segment of text ended by a tab or a line break.
@@ -25,16 +36,15 @@ struct Cell {
     width: usize,
     /// Ended by a hard tab, which keeps an otherwise empty column from being dropped.
     htab: bool,
+    /// Holds escaped text, which the output stage must not trim.
+    escaped: bool,
 }
 
 pub(crate) struct TabWriter {
     out: Trimmer,
     /// Text of all cells since the last flush, without the separators.
     buf: Vec<u8>,
-    /// How far into `buf` the current cell's width has been counted.
-    pos: usize,
     cell: Cell,
-    in_escape: bool,
     /// Completed cells of all buffered lines, line after line.
     cells: Vec<Cell>,
     /// Index in `cells` where each buffered line starts.
@@ -46,6 +56,9 @@ pub(crate) struct TabWriter {
 /// Go's `utf8.RuneCount` on UTF-8 text that may contain escape bytes: every byte
 /// that does not continue a multi-byte sequence starts one rune.
 fn rune_count(bytes: &[u8]) -> usize {
+    if bytes.is_ascii() {
+        return bytes.len();
+    }
     bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count()
 }
 
@@ -54,9 +67,7 @@ impl TabWriter {
         let mut tw = TabWriter {
             out,
             buf: Vec::with_capacity(4096),
-            pos: 0,
             cell: Cell::default(),
-            in_escape: false,
             cells: Vec::with_capacity(256),
             line_starts: Vec::with_capacity(64),
             widths: Vec::with_capacity(16),
@@ -67,9 +78,7 @@ impl TabWriter {
 
     fn reset(&mut self) {
         self.buf.clear();
-        self.pos = 0;
         self.cell = Cell::default();
-        self.in_escape = false;
         self.cells.clear();
         self.line_starts.clear();
         self.widths.clear();
@@ -93,19 +102,7 @@ impl TabWriter {
     fn append(&mut self, text: &[u8]) {
         self.buf.extend_from_slice(text);
         self.cell.size += text.len();
-    }
-
-    fn update_width(&mut self) {
-        self.cell.width += rune_count(&self.buf[self.pos..]);
-        self.pos = self.buf.len();
-    }
-
-    fn end_escape(&mut self) {
-        self.update_width();
-        // The two escape bytes stay in the text but take no room on screen.
-        self.cell.width = self.cell.width.saturating_sub(2);
-        self.pos = self.buf.len();
-        self.in_escape = false;
+        self.cell.width += rune_count(text);
     }
 
     /// Ends the current cell; returns how many cells the current line now has.
@@ -116,49 +113,44 @@ impl TabWriter {
         self.cells.len() - self.line_starts[self.line_starts.len() - 1]
     }
 
-    /// Feeds bytes; output appears as sections complete.
-    pub(crate) fn write(&mut self, data: &[u8]) {
-        let mut n = 0;
-        for (i, &ch) in data.iter().enumerate() {
-            if !self.in_escape {
-                match ch {
-                    b'\t' | b'\x0B' | b'\n' | b'\x0C' => {
-                        self.append(&data[n..i]);
-                        self.update_width();
-                        n = i + 1;
-                        let ncells = self.terminate_cell(ch == b'\t');
-                        if ch == b'\n' || ch == b'\x0C' {
-                            self.line_starts.push(self.cells.len());
-                            // A formfeed ends every column; a line of one cell cannot
-                            // influence later lines, so either way we may flush.
-                            if ch == b'\x0C' || ncells == 1 {
-                                self.flush();
-                            }
-                        }
-                    }
-                    ESCAPE => {
-                        self.append(&data[n..i]);
-                        self.update_width();
-                        n = i;
-                        self.in_escape = true;
-                    }
-                    _ => {}
-                }
-            } else if ch == ESCAPE {
-                self.append(&data[n..i + 1]);
-                n = i + 1;
-                self.end_escape();
+    /// Adds text to the current cell. Literal text may hold tabs and line breaks (a
+    /// raw string); they separate cells as they do upstream.
+    pub(crate) fn text(&mut self, mut text: &[u8]) {
+        while let Some(k) = text.iter().position(|&b| SEPARATOR[b as usize]) {
+            self.append(&text[..k]);
+            self.separator(text[k]);
+            text = &text[k + 1..];
+        }
+        self.append(text);
+    }
+
+    /// Adds text that must pass through uninterpreted (a comment). Its width is its
+    /// length in code points; the escape bytes around it take no room.
+    pub(crate) fn escaped(&mut self, text: &[u8]) {
+        self.buf.push(ESCAPE);
+        self.buf.extend_from_slice(text);
+        self.buf.push(ESCAPE);
+        self.cell.size += text.len() + 2;
+        self.cell.width += rune_count(text);
+        self.cell.escaped = true;
+    }
+
+    /// Ends a cell at a tab (`\t`), soft tab (`\x0B`), newline or formfeed.
+    pub(crate) fn separator(&mut self, ch: u8) {
+        let ncells = self.terminate_cell(ch == b'\t');
+        if ch == b'\n' || ch == b'\x0C' {
+            self.line_starts.push(self.cells.len());
+            // A formfeed ends every column; a line of one cell cannot influence later
+            // lines, so either way everything so far can be written out.
+            if ch == b'\x0C' || ncells == 1 {
+                self.flush();
             }
         }
-        self.append(&data[n..]);
     }
 
     /// Formats and writes everything buffered.
     pub(crate) fn flush(&mut self) {
         if self.cell.size > 0 {
-            if self.in_escape {
-                self.end_escape();
-            }
             self.terminate_cell(false);
         }
         let lines = self.line_count();
@@ -177,21 +169,9 @@ impl TabWriter {
             // Indentation: whole tabs up to the next multiple of the tab width.
             let cell_width = cell_width.div_ceil(TAB_WIDTH) * TAB_WIDTH;
             let n = cell_width.saturating_sub(text_width);
-            const TABS: &[u8] = b"\t\t\t\t\t\t\t\t";
-            let mut count = n.div_ceil(TAB_WIDTH);
-            while count > 0 {
-                let k = count.min(TABS.len());
-                self.out.write(&TABS[..k]);
-                count -= k;
-            }
-            return;
-        }
-        const SPACES: &[u8] = b"                                ";
-        let mut count = cell_width.saturating_sub(text_width);
-        while count > 0 {
-            let k = count.min(SPACES.len());
-            self.out.write(&SPACES[..k]);
-            count -= k;
+            self.out.pad(b'\t', n.div_ceil(TAB_WIDTH));
+        } else {
+            self.out.pad(b' ', cell_width.saturating_sub(text_width));
         }
     }
 
@@ -207,7 +187,7 @@ impl TabWriter {
                     }
                 } else {
                     use_tabs = false;
-                    self.out.write(&self.buf[pos..pos + c.size]);
+                    self.out.cell(&self.buf[pos..pos + c.size], c.escaped);
                     pos += c.size;
                     if j < self.widths.len() {
                         self.write_padding(c.width, self.widths[j], false);
@@ -217,10 +197,10 @@ impl TabWriter {
             if i + 1 == self.line_count() {
                 // The last buffered line has no line break yet: write what is open.
                 let end = (pos + self.cell.size).min(self.buf.len());
-                self.out.write(&self.buf[pos..end]);
+                self.out.cell(&self.buf[pos..end], self.cell.escaped);
                 pos = end;
             } else {
-                self.out.write(b"\n");
+                self.out.newline();
             }
         }
         pos

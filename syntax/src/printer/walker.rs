@@ -26,6 +26,22 @@ impl<'a, 'p> Walker<'a, 'p> {
         }
     }
 
+    /// Puts Go's `%q` of `s` in the scratch buffer, without allocating when nothing
+    /// needs escaping (block labels are identifiers, so that is the usual case).
+    fn quote_to_scratch(&mut self, s: &str) {
+        self.scratch.clear();
+        let plain = s
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\');
+        if plain {
+            self.scratch.push('"');
+            self.scratch.push_str(s);
+            self.scratch.push('"');
+        } else {
+            self.scratch.push_str(&go_quote(s));
+        }
+    }
+
     fn slice(&self, start: u32, end: u32) -> &'a str {
         self.src.get(start as usize..end as usize).unwrap_or("")
     }
@@ -85,7 +101,9 @@ impl<'a, 'p> Walker<'a, 'p> {
     }
 
     pub(crate) fn walk_stmts(&mut self, stmts: &[Stmt]) {
+        let mut prev_end_line = 0;
         for (i, s) in stmts.iter().enumerate() {
+            let start_line = self.line(Self::stmt_start(s));
             let mut spaced = false;
             // Blocks are always set off by a blank line.
             if i > 0 && matches!(s, Stmt::Block(_)) {
@@ -93,24 +111,21 @@ impl<'a, 'p> Walker<'a, 'p> {
                 spaced = true;
             }
             // One blank line in the source between statements is kept.
-            if i > 0 && !spaced {
-                let prev = self.line(self.stmt_end(&stmts[i - 1]));
-                let cur = self.line(Self::stmt_start(s));
-                if cur - prev > 1 {
-                    self.p.ws(Ws::Formfeed);
-                }
+            if i > 0 && !spaced && start_line - prev_end_line > 1 {
+                self.p.ws(Ws::Formfeed);
             }
             match s {
                 Stmt::Attribute(a) => self.walk_attribute(a),
                 Stmt::Block(b) => self.walk_block(b),
             }
             // A statement over several lines ends the alignment section.
-            let lines = self.line(self.stmt_end(s)) - self.line(Self::stmt_start(s)) + 1;
-            if lines > 1 {
+            let end_line = self.line(self.stmt_end(s));
+            if end_line - start_line + 1 > 1 {
                 self.p.ws(Ws::Formfeed);
             } else {
                 self.p.ws(Ws::Newline);
             }
+            prev_end_line = end_line;
         }
     }
 
@@ -131,18 +146,17 @@ impl<'a, 'p> Walker<'a, 'p> {
     }
 
     fn walk_block(&mut self, b: &Block) {
-        let mut name = std::mem::take(&mut self.scratch);
-        name.clear();
+        self.scratch.clear();
         for (i, frag) in b.name.iter().enumerate() {
             if i > 0 {
-                name.push('.');
+                self.scratch.push('.');
             }
-            name.push_str(self.slice(frag.span.start, frag.span.end));
+            self.scratch
+                .push_str(self.src.get(frag.span.range()).unwrap_or(""));
         }
         self.p
             .set_pos(b.name.first().map_or(0, |frag| frag.span.start));
-        self.p.text(&name, Token::Ident);
-        self.scratch = name;
+        self.p.text(&self.scratch, Token::Ident);
 
         if let Some(label) = b.label {
             let inner = if label.len() >= 2 {
@@ -153,7 +167,8 @@ impl<'a, 'p> Walker<'a, 'p> {
             if !inner.is_empty() {
                 self.p.ws(Ws::Blank);
                 self.p.set_pos(label.start);
-                self.p.text(&go_quote(inner), Token::String);
+                self.quote_to_scratch(inner);
+                self.p.text(&self.scratch, Token::String);
             }
         }
 
@@ -287,7 +302,8 @@ impl<'a, 'p> Walker<'a, 'p> {
             prev = start + key.len() as i64 - 1;
             self.p.set_pos(field.name.start);
             if field.quoted {
-                self.p.text(&go_quote(key), Token::String);
+                self.quote_to_scratch(key);
+                self.p.text(&self.scratch, Token::String);
             } else {
                 self.p.text(key, Token::Ident);
             }
