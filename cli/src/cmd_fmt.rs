@@ -2,7 +2,7 @@
 //! (`-w`) or checks it (`-t`), with upstream `alloy fmt`'s messages and exit statuses
 //! (CLI-AND-HTTP.md §2).
 
-use crate::diagnostics::{DiagnosticsFormat, Printer, Sources};
+use crate::diagnostics::{stderr_wants_color, DiagnosticsFormat, Printer, Sources};
 use anyhow::{anyhow, bail, Result};
 use std::ffi::OsString;
 use std::fs;
@@ -45,7 +45,10 @@ pub fn run(args: &FmtArgs, format: Option<DiagnosticsFormat>) -> Result<()> {
     if args.write && args.test {
         bail!("cannot use -w/--write and -t/--test at the same time");
     }
-    let printer = Printer::for_stderr(format.unwrap_or(DiagnosticsFormat::Short));
+    let printer = Printer::new(
+        format.unwrap_or(DiagnosticsFormat::Short),
+        stderr_wants_color(),
+    );
     match args.file.as_deref() {
         None => format_stdin(args, &printer),
         Some(f) if f == "-" => format_stdin(args, &printer),

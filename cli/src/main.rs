@@ -55,6 +55,10 @@ fn main() -> ExitCode {
         print!("{}", version::text());
         return ExitCode::SUCCESS;
     }
+    diagnostics::install_miette_hook(
+        cli.diagnostics_format.unwrap_or(DiagnosticsFormat::Plain),
+        diagnostics::stderr_wants_color(),
+    );
     let result = match cli.command {
         Some(Command::Fmt(args)) => cmd_fmt::run(&args, cli.diagnostics_format),
         None => {
