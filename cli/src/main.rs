@@ -25,9 +25,8 @@ struct Cli {
     #[arg(short = 'v', long = "version")]
     version: bool,
 
-    /// How diagnostics are printed: `plain` (upstream's layout with source lines),
-    /// `fancy` (miette's graphical report) or `short` (one `FILE:LINE:COL: message`
-    /// line each). Defaults to what upstream prints for the command.
+    /// How to print diagnostics. Defaults to what upstream prints: `short` for fmt,
+    /// `plain` elsewhere.
     #[arg(
         long = "diagnostics.format",
         global = true,
