@@ -25,9 +25,8 @@ struct Cli {
     #[arg(short = 'v', long = "version")]
     version: bool,
 
-    /// How diagnostics are printed: `plain` (upstream's layout with source lines),
-    /// `fancy` (miette's graphical report) or `short` (one `FILE:LINE:COL: message`
-    /// line each). Defaults to what upstream prints for the command.
+    /// How to print diagnostics. Defaults to what upstream prints: `short` for fmt,
+    /// `plain` elsewhere.
     #[arg(
         long = "diagnostics.format",
         global = true,
@@ -55,6 +54,10 @@ fn main() -> ExitCode {
         print!("{}", version::text());
         return ExitCode::SUCCESS;
     }
+    diagnostics::install_miette_hook(
+        cli.diagnostics_format.unwrap_or(DiagnosticsFormat::Plain),
+        diagnostics::stderr_wants_color(),
+    );
     let result = match cli.command {
         Some(Command::Fmt(args)) => cmd_fmt::run(&args, cli.diagnostics_format),
         None => {

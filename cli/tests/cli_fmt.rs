@@ -290,3 +290,12 @@ fn version_names_the_program_and_version() {
         "{stdout}"
     );
 }
+
+#[test]
+fn no_subcommand_prints_usage_and_succeeds() {
+    let out = run(Path::new("."), &[], b"");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.code, 0);
+    assert!(stderr.contains("Usage: ferroalloy"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}

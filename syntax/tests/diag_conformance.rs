@@ -1,7 +1,9 @@
 //! The plain diagnostic printer against upstream's printer tests, transcribed in
-//! `cases/diag_printer.json` (mode `diag_print`) and read in place.
+//! `cases/diag_printer.json` (mode `diag_print`), and against the one `validate` case
+//! that is only syntax errors; all read in place.
 
 use alloy_syntax::diag::{render_plain, Diagnostic, LineIndex, Span};
+use alloy_syntax::parse_file;
 use alloy_testdata::{alloy_syntax, Harness};
 use serde_json::Value as Json;
 use std::collections::HashMap;
@@ -76,4 +78,40 @@ fn diag_printer_cases() {
         h.record(name, result);
     }
     h.finish();
+}
+
+/// Files of a txtar archive: `-- name --` lines start a file that runs to the next one.
+fn txtar_files(archive: &str) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = Vec::new();
+    for line in archive.split_inclusive('\n') {
+        let marker = line
+            .trim_end_matches('\n')
+            .strip_prefix("-- ")
+            .and_then(|rest| rest.strip_suffix(" --"));
+        match (marker, files.last_mut()) {
+            (Some(name), _) => files.push((name.to_string(), String::new())),
+            (None, Some((_, text))) => text.push_str(line),
+            (None, None) => {}
+        }
+    }
+    files
+}
+
+/// The validator case made only of syntax errors, across two files: parsing each file
+/// and printing every diagnostic together must give upstream's `validate` output.
+#[test]
+fn validator_syntax_errors_print_like_upstream() {
+    let Some(dir) = alloy_syntax("validator/default") else {
+        return;
+    };
+    let archive = std::fs::read_to_string(dir.join("syntax_errors.txtar")).expect("readable");
+    let want = std::fs::read_to_string(dir.join("syntax_errors.diags")).expect("readable");
+    let mut files = txtar_files(&archive);
+    files.sort();
+    let mut diags = Vec::new();
+    for (name, text) in &files {
+        diags.extend(parse_file(name, text).diagnostics);
+    }
+    let sources: HashMap<String, String> = files.into_iter().collect();
+    assert_eq!(render_plain(&diags, &sources), want);
 }
