@@ -1,0 +1,660 @@
+//! The `encoding` namespace: JSON, YAML, base64 and URL query escaping (LANGUAGE.md §5.1).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use alloy_syntax::value::{Capsule, HostValue, Number, Value, ValueError};
+
+use crate::args::{self, Entry};
+
+pub(crate) const ENTRIES: &[Entry] = &[
+    ("from_json", "encoding.from_json", from_json),
+    ("from_yaml", "encoding.from_yaml", from_yaml),
+    ("from_base64", "encoding.from_base64", from_base64),
+    ("from_URLbase64", "encoding.from_URLbase64", from_url_base64),
+    ("to_base64", "encoding.to_base64", to_base64),
+    ("to_URLbase64", "encoding.to_URLbase64", to_url_base64),
+    ("to_json", "encoding.to_json", to_json),
+    ("url_encode", "encoding.url_encode", url_encode),
+    ("url_decode", "encoding.url_decode", url_decode),
+];
+
+// ---- JSON ----
+
+/// `encoding.from_json(string)`: Go's `encoding/json` into "any", so every number is
+/// a float. Errors reuse Go's texts where serde_json's error can be mapped to them.
+pub(crate) fn from_json(args: &[Value]) -> Result<Value, ValueError> {
+    args::fixed::<1>(args)?;
+    let text = args::string(args, 0)?;
+    let parsed: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| ValueError::message(go_json_error(&text, &e)))?;
+    Ok(json_to_value(&parsed, true))
+}
+
+/// Converts parsed JSON. `all_floats` follows Go's `encoding/json`; otherwise integers
+/// stay integers, as the `ojg` parser behind `json_path` keeps them.
+pub(crate) fn json_to_value(v: &serde_json::Value, all_floats: bool) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => {
+            if !all_floats {
+                if let Some(i) = n.as_i64() {
+                    return Value::int(i);
+                }
+                if let Some(u) = n.as_u64() {
+                    return Value::uint(u);
+                }
+            }
+            Value::float(n.as_f64().unwrap_or(f64::NAN))
+        }
+        serde_json::Value::String(s) => Value::string(s.as_str()),
+        serde_json::Value::Array(items) => Value::array(
+            items
+                .iter()
+                .map(|item| json_to_value(item, all_floats))
+                .collect(),
+        ),
+        serde_json::Value::Object(map) => Value::object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), json_to_value(v, all_floats)))
+                .collect(),
+        ),
+    }
+}
+
+/// Rewrites a serde_json error in the words of Go's JSON scanner
+/// (`invalid character 'x' looking for beginning of value`, ...).
+pub(crate) fn go_json_error(text: &str, err: &serde_json::Error) -> String {
+    if err.is_eof() {
+        return "unexpected end of JSON input".into();
+    }
+    let msg = err.to_string();
+    // The offending character: serde_json reports its 1-based line and column.
+    let offending = text
+        .lines()
+        .nth(err.line().saturating_sub(1))
+        .and_then(|line| line.get(err.column().saturating_sub(1)..))
+        .and_then(|rest| rest.chars().next());
+    let context = if msg.starts_with("expected value") || msg.starts_with("expected ident") {
+        "looking for beginning of value"
+    } else if msg.starts_with("trailing characters") {
+        "after top-level value"
+    } else if msg.starts_with("key must be a string") {
+        "looking for beginning of object key string"
+    } else if msg.starts_with("expected `:`") {
+        "after object key"
+    } else if msg.starts_with("expected `,` or `}`") {
+        "after object key:value pair"
+    } else if msg.starts_with("expected `,` or `]`") {
+        "after array element"
+    } else if msg.starts_with("invalid escape") {
+        "in string escape code"
+    } else if msg.starts_with("control character") {
+        "in string literal"
+    } else if msg.starts_with("invalid number") {
+        "in numeric literal"
+    } else if msg.starts_with("number out of range") {
+        let number: String = text
+            .get(..byte_offset(text, err.line(), err.column()))
+            .unwrap_or_default()
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return format!("json: cannot unmarshal number {number} into Go value of type float64");
+    } else {
+        return strip_position(&msg);
+    };
+    match offending {
+        Some(c) => format!("invalid character {} {context}", quote_char(c)),
+        None => "unexpected end of JSON input".into(),
+    }
+}
+
+fn byte_offset(text: &str, line: usize, column: usize) -> usize {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    (line_start + column).min(text.len())
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// Go's `quoteChar` in `encoding/json`: `'x'`, with `\'` and `"` special-cased.
+fn quote_char(c: char) -> String {
+    match c {
+        '\'' => r"'\''".into(),
+        '"' => "'\"'".into(),
+        c => {
+            let q = crate::string::format::quote(&c.to_string(), '"', false);
+            format!("'{}'", &q[1..q.len() - 1])
+        }
+    }
+}
+
+/// `encoding.to_json(object)`: Go's `json.Marshal` of a map: compact, keys sorted,
+/// HTML-sensitive characters escaped.
+pub(crate) fn to_json(args: &[Value]) -> Result<Value, ValueError> {
+    let [v] = args::fixed(args)?;
+    let Value::Object(map) = v else {
+        return Err(ValueError::message("jsonEncode only supports map"));
+    };
+    let mut out = String::new();
+    write_json_object(&mut out, map)?;
+    Ok(Value::string(out))
+}
+
+fn write_json_object(out: &mut String, map: &BTreeMap<String, Value>) -> Result<(), ValueError> {
+    out.push('{');
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json_string(out, k);
+        out.push(':');
+        write_json(out, v)?;
+    }
+    out.push('}');
+    Ok(())
+}
+
+fn write_json(out: &mut String, v: &Value) -> Result<(), ValueError> {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(Number::Int(i)) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Number(Number::Uint(u)) => {
+            let _ = write!(out, "{u}");
+        }
+        Value::Number(Number::Float(f)) => write_json_float(out, *f)?,
+        Value::String(s) => write_json_string(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(out, item)?;
+            }
+            out.push(']');
+        }
+        Value::Object(map) => write_json_object(out, map)?,
+        // Go marshals the secret types by their Go shape: a Secret is a string and an
+        // OptionalSecret a struct with exported fields. Upstream leaks both; so do we.
+        Value::Capsule(Capsule::Secret(s)) => write_json_string(out, s),
+        Value::Capsule(Capsule::OptionalSecret { value, is_secret }) => {
+            let _ = write!(out, "{{\"IsSecret\":{is_secret},\"Value\":");
+            write_json_string(out, value);
+            out.push('}');
+        }
+        Value::Capsule(Capsule::Host(h)) => match h.as_object() {
+            Some(map) => write_json_object(out, &map)?,
+            None => {
+                return Err(ValueError::message(format!(
+                    "json: unsupported type: {}",
+                    h.type_name()
+                )))
+            }
+        },
+        Value::Function(_) => {
+            return Err(ValueError::message("json: unsupported type: func()"));
+        }
+    }
+    Ok(())
+}
+
+/// Go's JSON float form: shortest digits, `%f` style for 1e-6 <= |f| < 1e21, otherwise
+/// `%e` style with Go's clean-up of negative exponents (`1e-7`, but `1e+21`).
+fn write_json_float(out: &mut String, f: f64) -> Result<(), ValueError> {
+    if !f.is_finite() {
+        let text = crate::string::format::format_float(f, 'g', -1);
+        return Err(ValueError::message(format!(
+            "json: unsupported value: {text}"
+        )));
+    }
+    let abs = f.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let mut s = crate::string::format::format_float(f, 'e', -1);
+        let n = s.len();
+        if s.as_bytes()[n - 4..n - 1] == *b"e-0" {
+            s.remove(n - 2);
+        }
+        out.push_str(&s);
+    } else {
+        out.push_str(&crate::string::format::format_float(f, 'f', -1));
+    }
+    Ok(())
+}
+
+fn write_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c if c < ' ' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+// ---- YAML ----
+
+/// A YAML mapping with keys that are not all strings. Go decodes it into
+/// `map[interface{}]interface{}`, which Alloy can only carry as a capsule.
+struct YamlMap(Vec<(String, Value)>);
+
+impl HostValue for YamlMap {
+    fn type_name(&self) -> &str {
+        "map[interface {}]interface {}"
+    }
+
+    fn equals(&self, other: &dyn HostValue) -> bool {
+        other.as_any().downcast_ref::<YamlMap>().is_some_and(|o| {
+            o.0.len() == self.0.len()
+                && o.0
+                    .iter()
+                    .zip(&self.0)
+                    .all(|(a, b)| a.0 == b.0 && alloy_syntax::value::values_equal(&a.1, &b.1))
+        })
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// `encoding.from_yaml(string)`: the first document, integers as ints, floats as
+/// floats, string-keyed mappings as objects.
+pub(crate) fn from_yaml(args: &[Value]) -> Result<Value, ValueError> {
+    use serde::Deserialize as _;
+    args::fixed::<1>(args)?;
+    let text = args::string(args, 0)?;
+    // Go's yaml.Unmarshal reads only the first document of a stream.
+    let Some(doc) = serde_norway::Deserializer::from_str(&text).next() else {
+        return Ok(Value::Null);
+    };
+    let mut parsed = serde_norway::Value::deserialize(doc).map_err(yaml_error)?;
+    parsed.apply_merge().map_err(yaml_error)?;
+    Ok(yaml_to_value(&parsed))
+}
+
+/// Go's yaml.v3 wording: `yaml: line N: problem`. Both libraries report libyaml's
+/// problem texts; serde_norway appends positions, which we move to the front.
+fn yaml_error(err: serde_norway::Error) -> ValueError {
+    let msg = err.to_string();
+    let problem = msg.split(" at line ").next().unwrap_or(&msg);
+    match err.location() {
+        Some(loc) => ValueError::message(format!("yaml: line {}: {problem}", loc.line())),
+        None => ValueError::message(format!("yaml: {problem}")),
+    }
+}
+
+fn yaml_to_value(v: &serde_norway::Value) -> Value {
+    use serde_norway::Value as Y;
+    match v {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(*b),
+        Y::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::int(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::uint(u)
+            } else {
+                Value::float(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        Y::String(s) => Value::string(s.as_str()),
+        Y::Sequence(items) => Value::array(items.iter().map(yaml_to_value).collect()),
+        Y::Mapping(map) => {
+            if map.keys().all(|k| matches!(k, Y::String(_))) {
+                Value::object(
+                    map.iter()
+                        .filter_map(|(k, v)| match k {
+                            Y::String(k) => Some((k.clone(), yaml_to_value(v))),
+                            _ => None,
+                        })
+                        .collect(),
+                )
+            } else {
+                let entries = map
+                    .iter()
+                    .map(|(k, v)| (yaml_key_text(k), yaml_to_value(v)))
+                    .collect();
+                Value::Capsule(Capsule::Host(Arc::new(YamlMap(entries))))
+            }
+        }
+        Y::Tagged(tagged) => yaml_to_value(&tagged.value),
+    }
+}
+
+fn yaml_key_text(k: &serde_norway::Value) -> String {
+    match k {
+        serde_norway::Value::String(s) => s.clone(),
+        other => serde_norway::to_string(other)
+            .map(|s| s.trim_end().to_string())
+            .unwrap_or_default(),
+    }
+}
+
+// ---- base64 ----
+
+const STD_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const URL_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+fn base64_encode(data: &[u8], alphabet: &[u8; 64]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(alphabet[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Go's padded, non-strict `base64.Encoding.DecodeString`: `\r` and `\n` are skipped,
+/// and errors give the byte offset Go reports (`illegal base64 data at input byte N`).
+fn base64_decode(src: &[u8], alphabet: &[u8; 64]) -> Result<Vec<u8>, ValueError> {
+    let mut map = [0xffu8; 256];
+    for (i, &c) in alphabet.iter().enumerate() {
+        map[usize::from(c)] = i as u8;
+    }
+    let corrupt =
+        |at: usize| ValueError::message(format!("illegal base64 data at input byte {at}"));
+    let is_newline = |c: u8| c == b'\n' || c == b'\r';
+    let mut out = Vec::with_capacity(src.len() / 4 * 3);
+    let mut si = 0;
+    while si < src.len() {
+        // One quantum of up to four symbols.
+        let mut dbuf = [0u8; 4];
+        let mut dlen = 4;
+        let mut trailing_error = None;
+        let mut j = 0;
+        while j < 4 {
+            if si == src.len() {
+                if j == 0 {
+                    return Ok(out);
+                }
+                // Padding is required, so a short final quantum is an error.
+                return Err(corrupt(si - j));
+            }
+            let c = src[si];
+            si += 1;
+            let v = map[usize::from(c)];
+            if v != 0xff {
+                dbuf[j] = v;
+                j += 1;
+                continue;
+            }
+            if is_newline(c) {
+                continue;
+            }
+            if c != b'=' {
+                return Err(corrupt(si - 1));
+            }
+            // Padding: only after two or three symbols.
+            match j {
+                0 | 1 => return Err(corrupt(si - 1)),
+                2 => {
+                    while si < src.len() && is_newline(src[si]) {
+                        si += 1;
+                    }
+                    if si == src.len() {
+                        return Err(corrupt(src.len()));
+                    }
+                    if src[si] != b'=' {
+                        return Err(corrupt(si - 1));
+                    }
+                    si += 1;
+                }
+                _ => {}
+            }
+            while si < src.len() && is_newline(src[si]) {
+                si += 1;
+            }
+            if si < src.len() {
+                trailing_error = Some(corrupt(si));
+            }
+            dlen = j;
+            break;
+        }
+        let val = (u32::from(dbuf[0]) << 18)
+            | (u32::from(dbuf[1]) << 12)
+            | (u32::from(dbuf[2]) << 6)
+            | u32::from(dbuf[3]);
+        let bytes = [(val >> 16) as u8, (val >> 8) as u8, val as u8];
+        out.extend_from_slice(&bytes[..dlen - 1]);
+        if let Some(err) = trailing_error {
+            return Err(err);
+        }
+    }
+    Ok(out)
+}
+
+/// Decoded bytes as a value. Upstream returns a Go byte slice, an array of numbers
+/// that turns into a string only on assignment to a string target; we return the
+/// string directly (invalid UTF-8 replaced), which LANGUAGE.md §5.1 allows.
+fn bytes_value(bytes: Vec<u8>) -> Value {
+    match String::from_utf8(bytes) {
+        Ok(s) => Value::string(s),
+        Err(e) => Value::string(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+pub(crate) fn from_base64(args: &[Value]) -> Result<Value, ValueError> {
+    args::fixed::<1>(args)?;
+    let s = args::string(args, 0)?;
+    base64_decode(s.as_bytes(), STD_ALPHABET).map(bytes_value)
+}
+
+pub(crate) fn from_url_base64(args: &[Value]) -> Result<Value, ValueError> {
+    args::fixed::<1>(args)?;
+    let s = args::string(args, 0)?;
+    base64_decode(s.as_bytes(), URL_ALPHABET).map(bytes_value)
+}
+
+pub(crate) fn to_base64(args: &[Value]) -> Result<Value, ValueError> {
+    args::fixed::<1>(args)?;
+    let s = args::string(args, 0)?;
+    Ok(Value::string(base64_encode(s.as_bytes(), STD_ALPHABET)))
+}
+
+pub(crate) fn to_url_base64(args: &[Value]) -> Result<Value, ValueError> {
+    args::fixed::<1>(args)?;
+    let s = args::string(args, 0)?;
+    Ok(Value::string(base64_encode(s.as_bytes(), URL_ALPHABET)))
+}
+
+// ---- URL query escaping ----
+
+/// Go's `url.QueryEscape`.
+pub(crate) fn url_encode(args: &[Value]) -> Result<Value, ValueError> {
+    args::fixed::<1>(args)?;
+    let s = args::string(args, 0)?;
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b))
+            }
+            b' ' => out.push('+'),
+            _ => {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
+    Ok(Value::string(out))
+}
+
+/// Go's `url.QueryUnescape`: `+` is a space, `%XX` a byte.
+pub(crate) fn url_decode(args: &[Value]) -> Result<Value, ValueError> {
+    args::fixed::<1>(args)?;
+    let s = args::string(args, 0)?;
+    let b = s.as_bytes();
+    let hex = |c: u8| char::from(c).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => match (
+                b.get(i + 1).and_then(|&c| hex(c)),
+                b.get(i + 2).and_then(|&c| hex(c)),
+            ) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    i += 3;
+                }
+                _ => {
+                    // Go quotes at most the three bytes starting at the bad escape.
+                    let bad: String = s[i..].chars().take(3).collect();
+                    let bad = String::from_utf8_lossy(&bad.as_bytes()[..bad.len().min(3)]);
+                    return Err(ValueError::message(format!(
+                        "invalid URL escape {}",
+                        crate::string::format::quote(&bad, '"', false)
+                    )));
+                }
+            },
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Ok(bytes_value(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::string(v)
+    }
+
+    fn err(r: Result<Value, ValueError>) -> String {
+        format!("{:?}", r.unwrap_err())
+    }
+
+    #[test]
+    fn base64_round_trips_and_reports_go_offsets() {
+        assert_eq!(base64_encode(b"hi", STD_ALPHABET), "aGk=");
+        assert_eq!(base64_encode(b"", STD_ALPHABET), "");
+        assert_eq!(base64_decode(b"aGk=", STD_ALPHABET).unwrap(), b"hi");
+        assert_eq!(base64_decode(b"aG\nk=", STD_ALPHABET).unwrap(), b"hi");
+        assert_eq!(base64_decode(b"", STD_ALPHABET).unwrap(), b"");
+        let e = |s: &[u8]| format!("{:?}", base64_decode(s, STD_ALPHABET).unwrap_err());
+        assert_eq!(e(b"!!"), "illegal base64 data at input byte 0");
+        assert_eq!(e(b"aGk"), "illegal base64 data at input byte 0");
+        assert_eq!(e(b"aGk=x"), "illegal base64 data at input byte 4");
+        assert_eq!(
+            e(b"aG=="[..3].as_ref()),
+            "illegal base64 data at input byte 3"
+        );
+        assert_eq!(e(b"a==="), "illegal base64 data at input byte 1");
+    }
+
+    #[test]
+    fn url_escaping_matches_go() {
+        let v = url_encode(&[s("a b/c~é")]).unwrap();
+        assert!(matches!(v, Value::String(ref t) if &**t == "a+b%2Fc~%C3%A9"));
+        assert_eq!(err(url_decode(&[s("%zz")])), "invalid URL escape \"%zz\"");
+        assert_eq!(err(url_decode(&[s("ab%4")])), "invalid URL escape \"%4\"");
+    }
+
+    #[test]
+    fn json_errors_use_go_wording() {
+        assert_eq!(err(from_json(&[s("")])), "unexpected end of JSON input");
+        assert_eq!(
+            err(from_json(&[s("{\"a\": 1")])),
+            "unexpected end of JSON input"
+        );
+        assert_eq!(
+            err(from_json(&[s("x")])),
+            "invalid character 'x' looking for beginning of value"
+        );
+        assert_eq!(
+            err(from_json(&[s("[1 2]")])),
+            "invalid character '2' after array element"
+        );
+        assert_eq!(
+            err(from_json(&[s("{} x")])),
+            "invalid character 'x' after top-level value"
+        );
+    }
+
+    #[test]
+    fn to_json_matches_go_marshal() {
+        let mut m = BTreeMap::new();
+        m.insert("b".to_string(), Value::float(1e-7));
+        m.insert("a".to_string(), Value::string("<&>\u{2028}\u{8}"));
+        m.insert("c".to_string(), Value::float(1.5));
+        m.insert("d".to_string(), Value::float(1e21));
+        let out = to_json(&[Value::object(m)]).unwrap();
+        assert!(
+            matches!(out, Value::String(ref t) if &**t == r#"{"a":"\u003c\u0026\u003e\u2028\b","b":1e-7,"c":1.5,"d":1e+21}"#),
+            "{out:?}"
+        );
+        assert_eq!(
+            err(to_json(&[Value::int(12)])),
+            "jsonEncode only supports map"
+        );
+    }
+
+    #[test]
+    fn yaml_keeps_number_kinds() {
+        let v = from_yaml(&[s("a: [1, 2.5, ~]\nb: &x {c: 1}\nd:\n  <<: *x\n")]).unwrap();
+        let Value::Object(o) = v else { panic!() };
+        assert!(
+            matches!(&o["a"], Value::Array(a) if matches!(a[0], Value::Number(Number::Int(1))) && matches!(a[1], Value::Number(Number::Float(_))) && matches!(a[2], Value::Null))
+        );
+        assert!(matches!(&o["d"], Value::Object(d) if d.contains_key("c")));
+        assert!(matches!(from_yaml(&[s("")]).unwrap(), Value::Null));
+        assert!(matches!(
+            from_yaml(&[s("1: a")]).unwrap(),
+            Value::Capsule(_)
+        ));
+        assert_eq!(
+            err(from_yaml(&[s("a: [1, 2")])),
+            "yaml: line 2: did not find expected ',' or ']'"
+        );
+    }
+}
