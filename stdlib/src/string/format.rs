@@ -1064,7 +1064,7 @@ pub(crate) fn format_float(v: f64, fmt: char, prec: i64) -> String {
 fn shortest_digits(abs: f64) -> Digits {
     let digs = digits_from_exp(&format!("{abs:e}"));
     let n = digs.d.len();
-    if n == 0 || digs.d[n - 1] % 2 == 0 {
+    if n == 0 || digs.d[n - 1] & 1 == 0 {
         return digs;
     }
     // A tie means the exact value has exactly n+1 significant digits, the last a 5.
@@ -1083,7 +1083,7 @@ fn shortest_digits(abs: f64) -> Digits {
     };
     let high = increment(&low);
     for cand in [low, high] {
-        let even = cand.d.last().is_some_and(|d| d % 2 == 0);
+        let even = cand.d.last().is_some_and(|d| d & 1 == 0);
         if even && digits_to_f64(&cand) == Some(abs) {
             let mut cand = cand;
             while cand.d.last() == Some(&b'0') {
@@ -1500,7 +1500,7 @@ mod tests {
         assert_eq!(f("%v", &[Value::float(5e-324)]), "5e-324");
         // An exact tie between two shortest forms goes to the even digit, as in Go.
         assert_eq!(
-            f("%v", &[Value::float(702430699988740.25)]),
+            f("%v", &[Value::float(702_430_699_988_740.2)]),
             "7.024306999887402e+14"
         );
         assert_eq!(
