@@ -926,6 +926,22 @@ pub(crate) fn quote(s: &str, quote: char, ascii_only: bool) -> String {
     out
 }
 
+/// Go's `strconv.Quote` of bytes that may not be UTF-8: bytes that do not start a
+/// valid character are written as `\xNN`.
+pub(crate) fn quote_bytes(b: &[u8]) -> String {
+    let mut out = String::from('"');
+    for chunk in b.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            escape_rune(&mut out, c, '"', false);
+        }
+        for &byte in chunk.invalid() {
+            let _ = write!(out, "\\x{byte:02x}");
+        }
+    }
+    out.push('"');
+    out
+}
+
 fn quote_rune(c: char, ascii_only: bool) -> String {
     let mut out = String::from('\'');
     escape_rune(&mut out, c, '\'', ascii_only);
