@@ -5,6 +5,7 @@ use crate::ast::Literal;
 use crate::token::Token;
 use crate::value::number::{parse_float_literal, parse_number_literal};
 use crate::value::{Number, Value};
+use std::borrow::Cow;
 
 /// The value of a literal, or upstream's message when a number literal is out of
 /// range (`strconv.ParseFloat: parsing "1e400": value out of range`).
@@ -13,7 +14,10 @@ pub fn literal_value(lit: &Literal, src: &str) -> Result<Value, String> {
     match lit.kind {
         Token::Number => parse_number_literal(&text).map(Value::Number),
         Token::Float => parse_float_literal(&text).map(|f| Value::Number(Number::Float(f))),
-        Token::String => Ok(Value::string(unquote(&text))),
+        Token::String => Ok(Value::String(match unquote(&text) {
+            Cow::Borrowed(s) => s.into(),
+            Cow::Owned(s) => s.into(),
+        })),
         Token::Bool => Ok(Value::Bool(&*text == "true")),
         _ => Ok(Value::Null),
     }
@@ -23,14 +27,14 @@ pub fn literal_value(lit: &Literal, src: &str) -> Result<Value, String> {
 /// already gone), quoted strings have Go escapes processed. Escapes that produce
 /// invalid UTF-8 (`\xff`) are replaced by U+FFFD, since values hold text. The
 /// scanner has already reported malformed escapes, so they are kept literally here.
-pub fn unquote(text: &str) -> String {
+pub fn unquote(text: &str) -> Cow<'_, str> {
     if let Some(raw) = text.strip_prefix('`') {
-        return raw.strip_suffix('`').unwrap_or(raw).to_string();
+        return Cow::Borrowed(raw.strip_suffix('`').unwrap_or(raw));
     }
     let inner = text.strip_prefix('"').unwrap_or(text);
     let inner = inner.strip_suffix('"').unwrap_or(inner);
     if !inner.contains('\\') {
-        return inner.to_string();
+        return Cow::Borrowed(inner);
     }
     let bytes = inner.as_bytes();
     let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
@@ -86,7 +90,10 @@ pub fn unquote(text: &str) -> String {
         }
         i = start + len;
     }
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    Cow::Owned(
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
 }
 
 #[cfg(test)]

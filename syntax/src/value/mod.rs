@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub mod convert;
+pub mod duration;
 pub mod number;
 pub mod render;
 
@@ -17,6 +18,7 @@ pub use convert::{
     decode, to_array_target, to_bool_target, to_number_target, to_object_target,
     to_optional_secret_target, to_secret_target, to_string_target, values_equal, Target,
 };
+pub use duration::{format_go_duration, parse_go_duration, to_duration_target};
 pub use number::NumberKind;
 pub use render::{render, to_json};
 
