@@ -23,125 +23,11 @@ pub(crate) const ENTRIES: &[Entry] = &[
 // ---- JSON ----
 
 /// `encoding.from_json(string)`: Go's `encoding/json` into "any", so every number is
-/// a float. Errors reuse Go's texts where serde_json's error can be mapped to them.
+/// a float, with Go's error texts.
 pub(crate) fn from_json(args: &[Value]) -> Result<Value, ValueError> {
     args::fixed::<1>(args)?;
     let text = args::string(args, 0)?;
-    let parsed: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| ValueError::message(go_json_error(&text, &e)))?;
-    Ok(json_to_value(&parsed, true))
-}
-
-/// Converts parsed JSON. `all_floats` follows Go's `encoding/json`; otherwise integers
-/// stay integers, as the `ojg` parser behind `json_path` keeps them.
-pub(crate) fn json_to_value(v: &serde_json::Value, all_floats: bool) -> Value {
-    match v {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => {
-            if !all_floats {
-                if let Some(i) = n.as_i64() {
-                    return Value::int(i);
-                }
-                if let Some(u) = n.as_u64() {
-                    return Value::uint(u);
-                }
-            }
-            Value::float(n.as_f64().unwrap_or(f64::NAN))
-        }
-        serde_json::Value::String(s) => Value::string(s.as_str()),
-        serde_json::Value::Array(items) => Value::array(
-            items
-                .iter()
-                .map(|item| json_to_value(item, all_floats))
-                .collect(),
-        ),
-        serde_json::Value::Object(map) => Value::object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), json_to_value(v, all_floats)))
-                .collect(),
-        ),
-    }
-}
-
-/// Rewrites a serde_json error in the words of Go's JSON scanner
-/// (`invalid character 'x' looking for beginning of value`, ...).
-pub(crate) fn go_json_error(text: &str, err: &serde_json::Error) -> String {
-    if err.is_eof() {
-        return "unexpected end of JSON input".into();
-    }
-    let msg = err.to_string();
-    // The offending character: serde_json reports its 1-based line and column.
-    let offending = text
-        .lines()
-        .nth(err.line().saturating_sub(1))
-        .and_then(|line| line.get(err.column().saturating_sub(1)..))
-        .and_then(|rest| rest.chars().next());
-    let context = if msg.starts_with("expected value") || msg.starts_with("expected ident") {
-        "looking for beginning of value"
-    } else if msg.starts_with("trailing characters") {
-        "after top-level value"
-    } else if msg.starts_with("key must be a string") {
-        "looking for beginning of object key string"
-    } else if msg.starts_with("expected `:`") {
-        "after object key"
-    } else if msg.starts_with("expected `,` or `}`") {
-        "after object key:value pair"
-    } else if msg.starts_with("expected `,` or `]`") {
-        "after array element"
-    } else if msg.starts_with("invalid escape") {
-        "in string escape code"
-    } else if msg.starts_with("control character") {
-        "in string literal"
-    } else if msg.starts_with("invalid number") {
-        "in numeric literal"
-    } else if msg.starts_with("number out of range") {
-        let number: String = text
-            .get(..byte_offset(text, err.line(), err.column()))
-            .unwrap_or_default()
-            .chars()
-            .rev()
-            .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        return format!("json: cannot unmarshal number {number} into Go value of type float64");
-    } else {
-        return strip_position(&msg);
-    };
-    match offending {
-        Some(c) => format!("invalid character {} {context}", quote_char(c)),
-        None => "unexpected end of JSON input".into(),
-    }
-}
-
-fn byte_offset(text: &str, line: usize, column: usize) -> usize {
-    let line_start: usize = text
-        .split_inclusive('\n')
-        .take(line.saturating_sub(1))
-        .map(str::len)
-        .sum();
-    (line_start + column).min(text.len())
-}
-
-fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
-    }
-}
-
-/// Go's `quoteChar` in `encoding/json`: `'x'`, with `\'` and `"` special-cased.
-fn quote_char(c: char) -> String {
-    match c {
-        '\'' => r"'\''".into(),
-        '"' => "'\"'".into(),
-        c => {
-            let q = crate::string::format::quote(&c.to_string(), '"', false);
-            format!("'{}'", &q[1..q.len() - 1])
-        }
-    }
+    crate::json::parse(&text, true).map_err(ValueError::message)
 }
 
 /// `encoding.to_json(object)`: Go's `json.Marshal` of a map: compact, keys sorted,
@@ -540,12 +426,12 @@ pub(crate) fn url_decode(args: &[Value]) -> Result<Value, ValueError> {
                     i += 3;
                 }
                 _ => {
-                    // Go quotes at most the three bytes starting at the bad escape.
-                    let bad: String = s[i..].chars().take(3).collect();
-                    let bad = String::from_utf8_lossy(&bad.as_bytes()[..bad.len().min(3)]);
+                    // Go quotes the (up to) three bytes from the bad escape, even when
+                    // that cuts a character in half.
+                    let bad = &b[i..(i + 3).min(b.len())];
                     return Err(ValueError::message(format!(
                         "invalid URL escape {}",
-                        crate::string::format::quote(&bad, '"', false)
+                        crate::string::format::quote_bytes(bad)
                     )));
                 }
             },
@@ -598,6 +484,10 @@ mod tests {
         assert!(matches!(v, Value::String(ref t) if &**t == "a+b%2Fc~%C3%A9"));
         assert_eq!(err(url_decode(&[s("%zz")])), "invalid URL escape \"%zz\"");
         assert_eq!(err(url_decode(&[s("ab%4")])), "invalid URL escape \"%4\"");
+        assert_eq!(
+            err(url_decode(&[s("%Gé")])),
+            "invalid URL escape \"%G\\xc3\""
+        );
     }
 
     #[test]

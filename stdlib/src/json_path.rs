@@ -13,15 +13,51 @@ pub(crate) fn json_path(args: &[Value]) -> Result<Value, ValueError> {
     let json = args::string(args, 0)?;
     let path = args::string(args, 1)?;
     let path = JsonPath::parse(&rooted(&path)).map_err(|e| ValueError::message(e.to_string()))?;
-    let doc: serde_json::Value = serde_json::from_str(&json)
-        .map_err(|e| ValueError::message(crate::encoding::go_json_error(&json, &e)))?;
-    let found = path
-        .query(&doc)
-        .all()
-        .into_iter()
-        .map(|v| crate::encoding::json_to_value(v, false))
-        .collect();
+    let doc = crate::json::parse(&json, false).map_err(ValueError::message)?;
+    let doc = to_serde(&doc);
+    let found = path.query(&doc).all().into_iter().map(from_serde).collect();
     Ok(Value::array(found))
+}
+
+/// The parsed document in the form `serde_json_path` queries. Only JSON values occur.
+fn to_serde(v: &Value) -> serde_json::Value {
+    use alloy_syntax::value::Number;
+    match v {
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Number(Number::Int(i)) => serde_json::Value::from(*i),
+        Value::Number(Number::Uint(u)) => serde_json::Value::from(*u),
+        Value::Number(Number::Float(f)) => serde_json::Value::from(*f),
+        Value::String(s) => serde_json::Value::String(s.to_string()),
+        Value::Array(items) => serde_json::Value::Array(items.iter().map(to_serde).collect()),
+        Value::Object(map) => {
+            serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), to_serde(v))).collect())
+        }
+        _ => serde_json::Value::Null,
+    }
+}
+
+/// A query result back as a value; integers stay integers, as ojg keeps them.
+fn from_serde(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::int(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::uint(u)
+            } else {
+                Value::float(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        serde_json::Value::String(s) => Value::string(s.as_str()),
+        serde_json::Value::Array(items) => Value::array(items.iter().map(from_serde).collect()),
+        serde_json::Value::Object(map) => Value::object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), from_serde(v)))
+                .collect(),
+        ),
+    }
 }
 
 /// ojg accepts paths without the `$` root; RFC 9535 does not.

@@ -16,6 +16,7 @@ mod constants;
 mod convert;
 mod encoding;
 mod file;
+mod json;
 mod json_path;
 pub mod lint;
 pub mod string;

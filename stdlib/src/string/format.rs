@@ -926,6 +926,22 @@ pub(crate) fn quote(s: &str, quote: char, ascii_only: bool) -> String {
     out
 }
 
+/// Go's `strconv.Quote` of bytes that may not be UTF-8: bytes that do not start a
+/// valid character are written as `\xNN`.
+pub(crate) fn quote_bytes(b: &[u8]) -> String {
+    let mut out = String::from('"');
+    for chunk in b.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            escape_rune(&mut out, c, '"', false);
+        }
+        for &byte in chunk.invalid() {
+            let _ = write!(out, "\\x{byte:02x}");
+        }
+    }
+    out.push('"');
+    out
+}
+
 fn quote_rune(c: char, ascii_only: bool) -> String {
     let mut out = String::from('\'');
     escape_rune(&mut out, c, '\'', ascii_only);
@@ -1024,7 +1040,7 @@ pub(crate) fn format_float(v: f64, fmt: char, prec: i64) -> String {
     let shortest = prec < 0;
     let mut prec = prec;
     let digs = if shortest {
-        let digs = digits_from_exp(&format!("{abs:e}"));
+        let digs = shortest_digits(abs);
         let nd = digs.d.len() as i64;
         prec = match fmt {
             'e' | 'E' => (nd - 1).max(0),
@@ -1056,6 +1072,71 @@ pub(crate) fn format_float(v: f64, fmt: char, prec: i64) -> String {
         }
     };
     format_digits(neg, &digs, prec, fmt, shortest)
+}
+
+/// The shortest digits that read back as `abs`. When two such strings are equally
+/// close to the exact value, Go takes the one ending in an even digit; Rust's
+/// formatter may take the other, so exact ties are detected and settled Go's way.
+fn shortest_digits(abs: f64) -> Digits {
+    let digs = digits_from_exp(&format!("{abs:e}"));
+    let n = digs.d.len();
+    if n == 0 || digs.d[n - 1] & 1 == 0 {
+        return digs;
+    }
+    // A tie means the exact value has exactly n+1 significant digits, the last a 5.
+    let next = digits_from_exp(&format!("{:.*e}", n, abs));
+    if next.d.len() != n + 1 || next.d[n] != b'5' {
+        return digs;
+    }
+    let exact = digits_from_exp(&format!("{:.*e}", MAX_SIG_DIGITS, abs));
+    if exact.d.len() != n + 1 || exact.d[n] != b'5' || exact.dp != digs.dp {
+        return digs;
+    }
+    // The two candidates are the exact digits truncated, and that plus one unit.
+    let low = Digits {
+        d: exact.d[..n].to_vec(),
+        dp: exact.dp,
+    };
+    let high = increment(&low);
+    for cand in [low, high] {
+        let even = cand.d.last().is_some_and(|d| d & 1 == 0);
+        if even && digits_to_f64(&cand) == Some(abs) {
+            let mut cand = cand;
+            while cand.d.last() == Some(&b'0') {
+                cand.d.pop();
+            }
+            return cand;
+        }
+    }
+    digs
+}
+
+/// The digits plus one unit in the last place.
+fn increment(d: &Digits) -> Digits {
+    let mut out = d.d.clone();
+    let mut dp = d.dp;
+    let mut i = out.len();
+    loop {
+        if i == 0 {
+            out.insert(0, b'1');
+            out.pop();
+            dp += 1;
+            break;
+        }
+        i -= 1;
+        if out[i] == b'9' {
+            out[i] = b'0';
+        } else {
+            out[i] += 1;
+            break;
+        }
+    }
+    Digits { d: out, dp }
+}
+
+fn digits_to_f64(d: &Digits) -> Option<f64> {
+    let text = format!("0.{}e{}", std::str::from_utf8(&d.d).ok()?, d.dp);
+    text.parse().ok()
 }
 
 /// |v| rounded to `n` significant digits.
@@ -1433,6 +1514,11 @@ mod tests {
         assert_eq!(f("%.2f", &[Value::float(-0.001)]), "-0.00");
         assert_eq!(f("%.1000000f", &[Value::float(1.0)]).len(), 1_000_002);
         assert_eq!(f("%v", &[Value::float(5e-324)]), "5e-324");
+        // An exact tie between two shortest forms goes to the even digit, as in Go.
+        assert_eq!(
+            f("%v", &[Value::float(702_430_699_988_740.2)]),
+            "7.024306999887402e+14"
+        );
         assert_eq!(
             f("%.20e", &[Value::float(0.1)]),
             "1.00000000000000005551e-01"
