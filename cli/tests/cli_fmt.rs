@@ -299,3 +299,17 @@ fn no_subcommand_prints_usage_and_succeeds() {
     assert!(stderr.contains("Usage: ferroalloy"), "{stderr}");
     assert!(out.stdout.is_empty());
 }
+
+// Ignored until the formatter is merged, like the cases above: the README's example
+// must already be in canonical form, so `fmt -t` accepts it.
+#[test]
+#[ignore = "needs the formatter; un-ignore after the printer merge"]
+fn quickstart_example_is_formatted() {
+    let example = fixtures().join("examples").join("quickstart.alloy");
+    let out = run(
+        Path::new("."),
+        &["fmt".into(), "-t".into(), example.display().to_string()],
+        b"",
+    );
+    assert_eq!(out.code, 0, "{}", String::from_utf8_lossy(&out.stderr));
+}
