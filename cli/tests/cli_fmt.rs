@@ -5,7 +5,6 @@
 //! `files/` tree copied into a fresh working directory, and what must come out:
 //! `expect.stdout`, `expect.stderr` (absent means empty), `expect.code` (absent means 0)
 //! and optionally `expect.files/`, files the working directory must hold afterwards.
-//! A `needs-printer` file marks cases whose output depends on the formatter.
 //! `UPDATE_EXPECT=1` rewrites the `expect.*` files (never `expect.files/`).
 
 use alloy_testdata::{alloy_syntax, fixtures, update_mode, Harness};
@@ -156,22 +155,17 @@ fn run_case(case: &Path, name: &str) -> Result<(), String> {
     }
 }
 
-/// Runs the fixture cases with (`true`) or without the `needs-printer` marker.
-fn fixture_cases(needs_printer: bool) {
+#[test]
+fn fmt_cases() {
     let root = fixtures().join("cli").join("fmt");
     let mut cases: Vec<PathBuf> = fs::read_dir(&root)
         .expect("testdata/cli/fmt exists")
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.is_dir() && p.join("needs-printer").exists() == needs_printer)
+        .filter(|p| p.is_dir())
         .collect();
     cases.sort();
-    let family = if needs_printer {
-        "cli-fmt-printer"
-    } else {
-        "cli-fmt"
-    };
-    let mut h = Harness::new(family);
+    let mut h = Harness::new("cli-fmt");
     for case in &cases {
         let name = case
             .file_name()
@@ -183,22 +177,8 @@ fn fixture_cases(needs_printer: bool) {
     h.finish();
 }
 
+/// Upstream's `fmt_command` cases.
 #[test]
-fn fmt_cases() {
-    fixture_cases(false);
-}
-
-// Ignored until the formatter (`alloy_syntax::printer::format_file`) is merged: these
-// cases compare real formatted output. Remove the `#[ignore]` after the merge.
-#[test]
-#[ignore = "needs the formatter; un-ignore after the printer merge"]
-fn fmt_cases_needing_the_printer() {
-    fixture_cases(true);
-}
-
-// Ignored for the same reason: upstream's `fmt_command` cases print formatted text.
-#[test]
-#[ignore = "needs the formatter; un-ignore after the printer merge"]
 fn upstream_fmt_command_cases() {
     let Some(path) = alloy_syntax("cases/fmt_extra.json") else {
         return;
@@ -303,7 +283,6 @@ fn no_subcommand_prints_usage_and_succeeds() {
 // Ignored until the formatter is merged, like the cases above: the README's example
 // must already be in canonical form, so `fmt -t` accepts it.
 #[test]
-#[ignore = "needs the formatter; un-ignore after the printer merge"]
 fn quickstart_example_is_formatted() {
     let example = fixtures().join("examples").join("quickstart.alloy");
     let out = run(

@@ -80,23 +80,6 @@ fn diag_printer_cases() {
     h.finish();
 }
 
-/// Files of a txtar archive: `-- name --` lines start a file that runs to the next one.
-fn txtar_files(archive: &str) -> Vec<(String, String)> {
-    let mut files: Vec<(String, String)> = Vec::new();
-    for line in archive.split_inclusive('\n') {
-        let marker = line
-            .trim_end_matches('\n')
-            .strip_prefix("-- ")
-            .and_then(|rest| rest.strip_suffix(" --"));
-        match (marker, files.last_mut()) {
-            (Some(name), _) => files.push((name.to_string(), String::new())),
-            (None, Some((_, text))) => text.push_str(line),
-            (None, None) => {}
-        }
-    }
-    files
-}
-
 /// The validator case made only of syntax errors, across two files: parsing each file
 /// and printing every diagnostic together must give upstream's `validate` output.
 #[test]
@@ -106,7 +89,7 @@ fn validator_syntax_errors_print_like_upstream() {
     };
     let archive = std::fs::read_to_string(dir.join("syntax_errors.txtar")).expect("readable");
     let want = std::fs::read_to_string(dir.join("syntax_errors.diags")).expect("readable");
-    let mut files = txtar_files(&archive);
+    let mut files = alloy_testdata::txtar_files(&archive);
     files.sort();
     let mut diags = Vec::new();
     for (name, text) in &files {
