@@ -39,14 +39,15 @@ pub struct FmtArgs {
     test: bool,
 }
 
-/// Runs `fmt`. Parse errors are printed here in `format` (upstream's one-line form by
-/// default); every other failure is returned for `main` to print.
+/// Runs `fmt`. Parse errors are printed here in `format` (the plain layout with source
+/// lines by default, where upstream prints one line each: pointing at the code is the
+/// point); every other failure is returned for `main` to print.
 pub fn run(args: &FmtArgs, format: Option<DiagnosticsFormat>) -> Result<()> {
     if args.write && args.test {
         bail!("cannot use -w/--write and -t/--test at the same time");
     }
     let printer = Printer::new(
-        format.unwrap_or(DiagnosticsFormat::Short),
+        format.unwrap_or(DiagnosticsFormat::Plain),
         stderr_wants_color(),
     );
     match args.file.as_deref() {

@@ -1,5 +1,6 @@
-//! `ferroalloy fmt` end to end: runs the real binary over the cases in
-//! `testdata/cli/fmt/<case>/` and over upstream's `fmt_command` cases.
+//! The `ferroalloy` binary end to end: runs it over the cases in
+//! `testdata/cli/<command>/<case>/` (fmt, validate, eval) and over upstream's
+//! `fmt_command` cases.
 //!
 //! A case folder holds `args` (one argument per line), optionally `stdin` and a
 //! `files/` tree copied into a fresh working directory, and what must come out:
@@ -47,7 +48,7 @@ fn run(dir: &Path, args: &[String], stdin: &[u8]) -> Outcome {
 /// A fresh, empty working directory for `name` under Cargo's scratch folder.
 fn work_dir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("cli_fmt")
+        .join("cli_cases")
         .join(name);
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).expect("scratch folder is writable");
@@ -155,26 +156,40 @@ fn run_case(case: &Path, name: &str) -> Result<(), String> {
     }
 }
 
-#[test]
-fn fmt_cases() {
-    let root = fixtures().join("cli").join("fmt");
+/// Runs every case folder under `testdata/cli/<command>/`.
+fn command_cases(command: &str) {
+    let root = fixtures().join("cli").join(command);
     let mut cases: Vec<PathBuf> = fs::read_dir(&root)
-        .expect("testdata/cli/fmt exists")
+        .expect("the fixture folder exists")
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.is_dir())
         .collect();
     cases.sort();
-    let mut h = Harness::new("cli-fmt");
+    let mut h = Harness::new(&format!("cli-{command}"));
     for case in &cases {
-        let name = case
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        let name = format!(
+            "{command}/{}",
+            case.file_name().unwrap_or_default().to_string_lossy()
+        );
         h.record(&name, run_case(case, &name));
     }
     h.finish();
+}
+
+#[test]
+fn fmt_cases() {
+    command_cases("fmt");
+}
+
+#[test]
+fn validate_cases() {
+    command_cases("validate");
+}
+
+#[test]
+fn eval_cases() {
+    command_cases("eval");
 }
 
 /// Upstream's `fmt_command` cases.
