@@ -27,7 +27,9 @@ use std::sync::OnceLock;
 
 use alloy_syntax::value::Value;
 
-pub use lint::{deprecation_warnings, experimental_uses, ExperimentalUse};
+pub use lint::{
+    deprecation_warnings, experimental_uses, expr_deprecation_warnings, ExperimentalUse,
+};
 
 /// Deprecated top-level names and their namespaced replacements (§5.3). They resolve
 /// to the very same functions.
