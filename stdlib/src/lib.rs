@@ -59,6 +59,10 @@ pub const EXPERIMENTAL: &[&str] = &["array.combine_maps", "array.group_by"];
 pub const DEPRECATION_MESSAGE: &str =
     "this stdlib function is deprecated; please refer to the documentation for updated usage and alternatives";
 
+/// The warning `alloy validate` gives when a reference's first name is both a
+/// component and a standard-library name (§10).
+pub const SHADOWING_MESSAGE: &str = "a component is shadowing an existing stdlib name";
+
 /// The replacement of a deprecated top-level alias, such as `sys.env` for `env`.
 pub fn deprecated_alias(name: &str) -> Option<&'static str> {
     DEPRECATED_ALIASES
