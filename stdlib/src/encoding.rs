@@ -176,7 +176,10 @@ impl HostValue for YamlMap {
 }
 
 /// `encoding.from_yaml(string)`: the first document, integers as ints, floats as
-/// floats, string-keyed mappings as objects.
+/// floats, string-keyed mappings as objects, as Go's yaml.v3 decodes into "any".
+/// Known differences, from serde_norway's YAML 1.2 reading: the YAML 1.1 forms that
+/// yaml.v3 still resolves as numbers (`1_000`, octal `0777`) stay strings, integers
+/// beyond 64 bits are errors rather than floats, and error texts can differ.
 pub(crate) fn from_yaml(args: &[Value]) -> Result<Value, ValueError> {
     use serde::Deserialize as _;
     args::fixed::<1>(args)?;

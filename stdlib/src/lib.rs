@@ -5,9 +5,10 @@
 //! falls back to after its own scope (§4.8). Each namespace is one file with a table
 //! of `(name, full name, fn)` entries: [`string`] (with Go's `Sprintf` in
 //! [`string::format`]), `encoding`, `array`, `sys`, `file`, `convert` and `constants`;
-//! `coalesce` and `json_path` live at the top level. [`args`] has the arity and
-//! conversion helpers every function uses. [`lint`] finds uses of deprecated and
-//! experimental functions in a syntax tree, for `alloy validate`.
+//! `coalesce` and `json_path` live at the top level. `args` has the arity and
+//! conversion helpers every function uses, and `json` reads JSON as Go does. [`lint`]
+//! finds uses of deprecated and experimental functions in a syntax tree, for
+//! `alloy validate`.
 
 mod args;
 mod array;
