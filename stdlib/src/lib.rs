@@ -183,6 +183,13 @@ mod tests {
     }
 
     #[test]
+    fn conformance_runner_knows_every_name() {
+        // The syntax crate's runner decides which cases need the stdlib by this list.
+        let names: Vec<&str> = Stdlib::new().names().collect();
+        assert_eq!(names, alloy_syntax::conformance::STDLIB_NAMES);
+    }
+
+    #[test]
     fn constants_use_go_names() {
         let lib = Stdlib::with_version("");
         let Some(Value::Object(c)) = lib.lookup("constants") else {
