@@ -1,3 +1,16 @@
 //! The component runtime: turns parsed files into a running graph of components.
 //!
 //! Invariant: this crate names no concrete component; the CLI hands it a registry.
+//!
+//! Layers, bottom up: [`source`] reads and parses a configuration, [`refs`] finds the
+//! references in expressions, [`graph`] holds nodes and their dependencies.
+
+pub mod component;
+pub mod controller;
+pub mod decode;
+pub mod duration;
+pub mod evaluate;
+pub mod graph;
+pub mod refs;
+pub mod schema;
+pub mod source;

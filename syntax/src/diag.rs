@@ -219,6 +219,8 @@ impl<F: Fn(&str) -> Option<&'static str>> SourceLookup for F {
     }
 }
 
-pub use render::render_plain;
+pub use render::{render, render_plain, RenderOptions};
+pub use report::{PlainReportHandler, SourcedDiagnostic};
 
 mod render;
+mod report;

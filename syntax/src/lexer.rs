@@ -8,6 +8,22 @@ use crate::diag::Span;
 use crate::token::Token;
 use logos::Logos;
 
+/// ASCII identifier bytes: 1 for letters and `_` (may start one), 2 for digits.
+static IDENT_BYTE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_alphabetic() || b == b'_' {
+            table[c] = 1;
+        } else if b.is_ascii_digit() {
+            table[c] = 2;
+        }
+        c += 1;
+    }
+    table
+};
+
 /// What logos recognises. Multi-character constructs whose rules are stateful
 /// (strings, block comments) are only recognised by their opening characters and then
 /// scanned by hand, so that errors land exactly where upstream reports them.
@@ -271,6 +287,9 @@ impl<'s> Lexer<'s> {
                     span: Span::new(i as u32, i as u32 + 1),
                 };
             }
+            if let Some(tok) = self.fast_token(pos, i) {
+                return tok;
+            }
             if i > pos {
                 self.inner.bump(i - pos);
             }
@@ -389,6 +408,56 @@ impl<'s> Lexer<'s> {
                 span: to_span(self.inner.span_from(start)),
             };
         }
+    }
+
+    /// The common tokens of real configs (ASCII identifiers and keywords, `"` strings,
+    /// `=` and `.`) without the automaton, which costs several times more per token.
+    /// `pos` is where the lexer stands and `i` the first byte after blanks. Returns
+    /// `None` to let logos decide, having consumed nothing.
+    #[inline]
+    fn fast_token(&mut self, pos: usize, i: usize) -> Option<Tok> {
+        let bytes = self.src.as_bytes();
+        let b = *bytes.get(i)?;
+        let (kind, end, insert_term) = if IDENT_BYTE[b as usize] == 1 {
+            let end = i
+                + 1
+                + bytes[i + 1..]
+                    .iter()
+                    .position(|&c| IDENT_BYTE[c as usize] == 0)
+                    .unwrap_or(bytes.len() - i - 1);
+            // A non-ASCII letter may continue the identifier: Unicode classes are
+            // logos's job.
+            if bytes.get(end).is_some_and(|b| !b.is_ascii()) {
+                return None;
+            }
+            let kind = match &bytes[i..end] {
+                b"true" | b"false" => Token::Bool,
+                b"null" => Token::Null,
+                _ => Token::Ident,
+            };
+            (kind, end, true)
+        } else if b == b'"' {
+            self.inner.bump(i + 1 - pos);
+            self.scan_string(i, '"', true, false);
+            (Token::String, self.inner.span().end, true)
+        } else if b == b'=' && bytes.get(i + 1) != Some(&b'=') {
+            (Token::Assign, i + 1, false)
+        } else if b == b'.' && !bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+            (Token::Dot, i + 1, false)
+        } else {
+            return None;
+        };
+        let consumed = self.inner.span().end;
+        if end > consumed {
+            self.inner.bump(end - consumed);
+        }
+        if self.insert_terminators {
+            self.insert_term = insert_term;
+        }
+        Some(Tok {
+            kind,
+            span: Span::new(i as u32, end as u32),
+        })
     }
 
     /// Checks a number literal's exponent and tells NUMBER from FLOAT.

@@ -1,11 +1,70 @@
 //! The formatter: prints a parsed file in canonical form, byte-identical to upstream
 //! (LANGUAGE.md §7).
+//!
+//! Three stages, as upstream has them: the [`walker`] walks the tree and drives the
+//! token [`engine`], which interleaves comments and emits text with abstract
+//! whitespace (soft tabs, newlines, formfeeds); the [`tabwriter`] aligns cells into
+//! columns; the [`trimmer`] removes trailing blanks. Text streams through all three in
+//! chunks, so the only buffer the size of the file is the output itself.
 
+mod engine;
 mod tabwriter;
+mod trimmer;
+mod walker;
+
+use crate::ast;
+use engine::{Lines, Printer};
+use walker::Walker;
+
+/// Options for [`format_file_with`].
+#[derive(Debug, Clone, Default)]
+pub struct PrintOptions {
+    /// Print the literal values of secret attributes as `"(secret)"` (§7.6).
+    pub redact_secrets: bool,
+    /// Names of the attributes whose values hold secrets. Upstream marks values while
+    /// decoding against a schema; here an attribute of one of these names, at any
+    /// depth, counts as marked. Only literal values are replaced, as upstream.
+    pub secret_attributes: Vec<String>,
+}
+
+impl PrintOptions {
+    fn is_secret(&self, attribute: &str) -> bool {
+        self.redact_secrets && self.secret_attributes.iter().any(|s| s == attribute)
+    }
+}
 
 /// Formats `file` (parsed from `src`) as upstream's printer does, without a final
 /// newline. `ferroalloy fmt` adds one.
-pub fn format_file(file: &crate::ast::File, src: &str) -> String {
-    let _ = (file, src);
-    String::new()
+pub fn format_file(file: &ast::File, src: &str) -> String {
+    format_file_with(file, src, &PrintOptions::default())
+}
+
+/// [`format_file`] with options, such as secret redaction.
+pub fn format_file_with(file: &ast::File, src: &str, opts: &PrintOptions) -> String {
+    let lines = Lines::new(src);
+    let mut printer = Printer::new(src, &lines, src.len() + src.len() / 8 + 64);
+    printer.set_comments(&file.comments);
+    let mut w = Walker::new(printer, src, opts);
+    w.walk_stmts(&file.body);
+    into_string(w.p.finish())
+}
+
+/// Formats one expression (no comments), as upstream's `printer.Fprint` on an
+/// expression node.
+pub fn format_expr(expr: &ast::Expr, src: &str) -> String {
+    let lines = Lines::new(src);
+    let opts = PrintOptions::default();
+    let printer = Printer::new(src, &lines, 64);
+    let mut w = Walker::new(printer, src, &opts);
+    w.walk_expr(expr);
+    into_string(w.p.finish())
+}
+
+/// The output is source text with escape bytes removed, so it is UTF-8; a lossy
+/// conversion only guards against a bug, never against input.
+fn into_string(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
 }

@@ -209,6 +209,20 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Arbitrary text, including broken escapes and unbalanced brackets: whatever tree
+    /// the parser recovers evaluates or fails, without a panic.
+    #[test]
+    fn recovered_trees_never_panic(src in "[\\\\\"a-z0-9 .+*/%^!=<>(){}\\[\\],`\n-]{0,40}") {
+        let (expr, _) = alloy_syntax::parse_expression("", &src);
+        let _ = eval_expr(&expr, &src, &EmptyScope);
+        let parsed = alloy_syntax::parse_file("", &src);
+        let _ = alloy_syntax::eval::eval_body(&parsed.file.body, &src, &EmptyScope);
+    }
+}
+
 #[test]
 fn extreme_operations_do_not_panic() {
     for src in [

@@ -1,0 +1,212 @@
+//! `ferroalloy fmt`: prints a configuration file in canonical form, rewrites it in place
+//! (`-w`) or checks it (`-t`), with upstream `alloy fmt`'s messages and exit statuses
+//! (CLI-AND-HTTP.md §2).
+
+use crate::diagnostics::{DiagnosticsFormat, Printer, Sources};
+use anyhow::{anyhow, bail, Result};
+use std::ffi::OsString;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Long help of `fmt`, in the words of upstream's.
+pub const LONG_ABOUT: &str = "\
+The fmt subcommand applies standard formatting rules to the specified configuration file.
+
+If the file argument is not supplied or if the file argument is \"-\", then fmt will read \
+from stdin.
+
+The -w flag can be used to write the formatted file back to disk. -w can not be provided \
+when fmt is reading from stdin. When -w is not provided, fmt will write the result to stdout.";
+
+/// The name stdin gets in diagnostics and messages, as upstream names it.
+const STDIN_NAME: &str = "<stdin>";
+
+/// Flags and arguments of `fmt`.
+#[derive(Debug, clap::Args)]
+pub struct FmtArgs {
+    /// The file to format; `-` or nothing reads standard input.
+    #[arg(value_name = "FILE")]
+    file: Option<OsString>,
+
+    /// Write result to (source) file instead of stdout.
+    #[arg(short = 'w', long = "write")]
+    write: bool,
+
+    /// Exit with non-zero when changes would be made. Cannot be used with -w/--write.
+    #[arg(short = 't', long = "test")]
+    test: bool,
+}
+
+/// Runs `fmt`. Parse errors are printed here in `format` (upstream's one-line form by
+/// default); every other failure is returned for `main` to print.
+pub fn run(args: &FmtArgs, format: Option<DiagnosticsFormat>) -> Result<()> {
+    if args.write && args.test {
+        bail!("cannot use -w/--write and -t/--test at the same time");
+    }
+    let printer = Printer::for_stderr(format.unwrap_or(DiagnosticsFormat::Short));
+    match args.file.as_deref() {
+        None => format_stdin(args, &printer),
+        Some(f) if f == "-" => format_stdin(args, &printer),
+        Some(f) => format_path(Path::new(f), args, &printer),
+    }
+}
+
+fn format_stdin(args: &FmtArgs, printer: &Printer) -> Result<()> {
+    if args.write {
+        bail!("cannot use -w with standard input");
+    }
+    let mut bytes = Vec::new();
+    io::stdin()
+        .lock()
+        .read_to_end(&mut bytes)
+        .map_err(|e| anyhow!("read {}: {}", "/dev/stdin", go_error_text(&e)))?;
+    let formatted = format_source(STDIN_NAME, &bytes, printer)?;
+    finish(STDIN_NAME, &bytes, &formatted, None, args)
+}
+
+fn format_path(path: &Path, args: &FmtArgs, printer: &Printer) -> Result<()> {
+    let shown = path.display().to_string();
+    let meta = fs::metadata(path).map_err(|e| go_error("stat", &shown, &e))?;
+    if meta.is_dir() {
+        bail!("cannot format a directory");
+    }
+    let bytes = fs::read(path).map_err(|e| go_error("open", &shown, &e))?;
+    let formatted = format_source(&shown, &bytes, printer)?;
+    finish(&shown, &bytes, &formatted, Some((path, &meta)), args)
+}
+
+/// Parses `bytes` and returns the canonical text with its final newline, or prints the
+/// parse diagnostics and fails.
+fn format_source(name: &str, bytes: &[u8], printer: &Printer) -> Result<String> {
+    let (text, parsed) = alloy_syntax::parser::parse_bytes(name, bytes);
+    if parsed.has_errors() {
+        let sources: Sources = [(name.to_string(), Arc::<str>::from(text))].into();
+        let mut stderr = io::stderr().lock();
+        let _ = stderr.write_all(printer.render(&parsed.diagnostics, &sources).as_bytes());
+        let _ = stderr.flush();
+        bail!("encountered errors during formatting");
+    }
+    let mut out = alloy_syntax::printer::format_file(&parsed.file, &text);
+    // The printer leaves the final newline to its caller; `fmt` always ends with one.
+    out.push('\n');
+    Ok(out)
+}
+
+/// Acts on the formatted text: check it (`-t`), write it back (`-w`) or print it.
+fn finish(
+    name: &str,
+    original: &[u8],
+    formatted: &str,
+    file: Option<(&Path, &fs::Metadata)>,
+    args: &FmtArgs,
+) -> Result<()> {
+    let unchanged = original == formatted.as_bytes();
+    if args.test {
+        if !unchanged {
+            bail!("file {name} is not formatted correctly");
+        }
+        return Ok(());
+    }
+    match file {
+        Some((path, meta)) if args.write => {
+            // Leaving an unchanged file alone keeps its timestamp, so file watchers
+            // and build tools see no change.
+            if unchanged {
+                return Ok(());
+            }
+            write_atomically(path, meta, formatted.as_bytes())
+                .map_err(|e| go_error("open", name, &e))
+        }
+        _ => {
+            let mut stdout = io::stdout().lock();
+            stdout
+                .write_all(formatted.as_bytes())
+                .and_then(|()| stdout.flush())
+                .map_err(|e| anyhow!("write /dev/stdout: {}", go_error_text(&e)))
+        }
+    }
+}
+
+/// Replaces the contents of `path` with `data` so that readers see either the old or
+/// the new file, never a half-written one: write a temporary file beside it with the
+/// same permissions, then rename it over the original. A symlink is followed, so the
+/// link stays and its target gets the new contents.
+fn write_atomically(path: &Path, meta: &fs::Metadata, data: &[u8]) -> io::Result<()> {
+    let target = match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => fs::canonicalize(path)?,
+        _ => path.to_path_buf(),
+    };
+    let tmp = temp_path(&target);
+    let result = (|| {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        file.write_all(data)?;
+        file.set_permissions(meta.permissions())?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, &target)
+    })();
+    if result.is_err() {
+        // Best effort: a leftover temporary file is only clutter, the original is intact.
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// `.<name>.ferroalloy-fmt-<pid>` beside `target`: hidden, in the same directory so the
+/// rename cannot cross file systems, and unique per process.
+fn temp_path(target: &Path) -> PathBuf {
+    let mut name = OsString::from(".");
+    name.push(target.file_name().unwrap_or_default());
+    name.push(format!(".ferroalloy-fmt-{}", std::process::id()));
+    target.with_file_name(name)
+}
+
+/// `op path: reason`, the shape of Go's `*PathError` messages upstream prints.
+fn go_error(op: &str, path: &str, err: &io::Error) -> anyhow::Error {
+    anyhow!("{op} {path}: {}", go_error_text(err))
+}
+
+/// An I/O error's reason as Go spells it: `no such file or directory` rather than Rust's
+/// `No such file or directory (os error 2)`.
+fn go_error_text(err: &io::Error) -> String {
+    let text = err.to_string();
+    let text = match (err.raw_os_error(), text.rfind(" (os error ")) {
+        (Some(_), Some(at)) => &text[..at],
+        _ => &text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_read_like_go() {
+        let err = io::Error::from_raw_os_error(2);
+        assert_eq!(go_error_text(&err), "no such file or directory");
+        assert_eq!(
+            go_error("stat", "x.alloy", &err).to_string(),
+            "stat x.alloy: no such file or directory"
+        );
+    }
+
+    #[test]
+    fn temp_file_sits_beside_the_target() {
+        let tmp = temp_path(Path::new("/etc/alloy/config.alloy"));
+        assert_eq!(tmp.parent(), Some(Path::new("/etc/alloy")));
+        assert!(tmp
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(".config.alloy.ferroalloy-fmt-")));
+    }
+}

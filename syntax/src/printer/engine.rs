@@ -1,0 +1,425 @@
+//! The token printer: turns a stream of tokens, positions and abstract whitespace
+//! into tabwriter input, interleaving the file's comments by source position. This
+//! mirrors upstream's `printer` type closely, because which blank lines survive and
+//! where comments land depend on its bookkeeping (an approximate source position that
+//! advances with what is written), quirks included.
+
+use super::tabwriter::{TabWriter, ESCAPE};
+use super::trimmer::Trimmer;
+use crate::ast::{Comment, CommentGroup};
+use crate::token::Token;
+
+/// Abstract whitespace, held back until the next token so that none is printed at the
+/// end of the file and comments can replace it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ws {
+    /// A slot whose whitespace a comment made redundant.
+    Ignore,
+    Blank,
+    /// A cell separator: aligns what follows across the lines of a section.
+    VTab,
+    /// A line break that keeps the alignment section going.
+    Newline,
+    /// A line break that ends the alignment section.
+    Formfeed,
+    Indent,
+    Unindent,
+}
+
+impl Ws {
+    fn byte(self) -> u8 {
+        match self {
+            Ws::Blank => b' ',
+            Ws::VTab => b'\x0B',
+            Ws::Newline => b'\n',
+            Ws::Formfeed => b'\x0C',
+            Ws::Ignore | Ws::Indent | Ws::Unindent => 0,
+        }
+    }
+}
+
+/// Upstream's whitespace buffer never grows past its initial capacity; when full it
+/// is written out early. Same size here so the rare overflow behaves the same.
+const WS_CAPACITY: usize = 16;
+
+/// At most this many line breaks are kept in a row: one blank line.
+const MAX_NEWLINES: i64 = 2;
+
+/// Bytes gathered before they are handed to the tabwriter. Small enough to stay in
+/// cache, large enough that the per-call overhead vanishes.
+const CHUNK: usize = 32 * 1024;
+
+/// Line starts of the source, for turning offsets into line numbers.
+pub(crate) struct Lines {
+    starts: Vec<u32>,
+    len: u32,
+}
+
+impl Lines {
+    pub(crate) fn new(src: &str) -> Lines {
+        let mut starts = Vec::with_capacity(src.len() / 24 + 1);
+        starts.push(0);
+        starts.extend(memchr::memchr_iter(b'\n', src.as_bytes()).map(|i| i as u32 + 1));
+        Lines {
+            starts,
+            len: src.len() as u32,
+        }
+    }
+
+    /// 1-based line of a byte offset (clamped to the source).
+    pub(crate) fn line(&self, offset: i64) -> i64 {
+        let offset = offset.clamp(0, self.len as i64) as u32;
+        self.starts.partition_point(|&s| s <= offset) as i64
+    }
+}
+
+/// A position in source space: byte offset and 1-based line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Pos {
+    pub(crate) offset: i64,
+    pub(crate) line: i64,
+}
+
+impl Pos {
+    fn valid(self) -> bool {
+        self.line > 0
+    }
+}
+
+/// Upstream's token kind for "the last thing written was whitespace".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Last {
+    Whitespace,
+    Tok(Token),
+}
+
+pub(crate) struct Printer<'a> {
+    src: &'a str,
+    lines: &'a Lines,
+    chunk: Vec<u8>,
+    tw: TabWriter,
+    /// Whether bytes were already passed on to the tabwriter: with those and `chunk`
+    /// we know if anything was produced, since a comment first in the output gets no
+    /// whitespace before it.
+    wrote_any: bool,
+    indent: usize,
+    last_tok: Last,
+    ws: [Ws; WS_CAPACITY],
+    ws_len: usize,
+    comments: &'a [CommentGroup],
+    /// Index of the next comment group to consider.
+    comment_idx: usize,
+    /// Offset of the first comment of the pending group, if any.
+    comment_pos: Option<i64>,
+    comment_cur: &'a [Comment],
+    /// Approximate position in source space of what is being written.
+    pos: Pos,
+    /// Position just after the last text written.
+    last: Pos,
+    /// Output column (1 when nothing is on the current line yet).
+    out_col: i64,
+}
+
+impl<'a> Printer<'a> {
+    pub(crate) fn new(src: &'a str, lines: &'a Lines, capacity: usize) -> Printer<'a> {
+        Printer {
+            src,
+            lines,
+            chunk: Vec::with_capacity(CHUNK + 1024),
+            tw: TabWriter::new(Trimmer::with_capacity(capacity)),
+            wrote_any: false,
+            indent: 0,
+            last_tok: Last::Whitespace,
+            ws: [Ws::Ignore; WS_CAPACITY],
+            ws_len: 0,
+            comments: &[],
+            comment_idx: 0,
+            comment_pos: None,
+            comment_cur: &[],
+            pos: Pos { offset: 0, line: 1 },
+            last: Pos::default(),
+            out_col: 1,
+        }
+    }
+
+    pub(crate) fn set_comments(&mut self, comments: &'a [CommentGroup]) {
+        self.comments = comments;
+        self.comment_idx = 0;
+        self.next_comment();
+    }
+
+    fn next_comment(&mut self) {
+        while self.comment_idx < self.comments.len() {
+            let group = &self.comments[self.comment_idx];
+            self.comment_idx += 1;
+            if let Some(first) = group.first() {
+                self.comment_cur = group;
+                self.comment_pos = Some(first.span.start as i64);
+                return;
+            }
+        }
+        self.comment_pos = None;
+    }
+
+    fn comment_before(&self, next: Pos) -> bool {
+        self.comment_pos.is_some_and(|p| p <= next.offset)
+    }
+
+    /// The line of a source offset.
+    pub(crate) fn line_of(&self, offset: i64) -> i64 {
+        self.lines.line(offset)
+    }
+
+    /// Moves the source-space position to `offset`, as upstream does when handed a
+    /// `token.Pos`: the next token is then known to sit exactly there.
+    pub(crate) fn set_pos(&mut self, offset: u32) {
+        let offset = offset as i64;
+        self.pos = Pos {
+            offset,
+            line: self.line_of(offset),
+        };
+    }
+
+    /// Queues whitespace for before the next token.
+    pub(crate) fn ws(&mut self, w: Ws) {
+        if w == Ws::Ignore {
+            return;
+        }
+        if self.ws_len == WS_CAPACITY {
+            self.write_whitespace(WS_CAPACITY);
+        }
+        self.ws[self.ws_len] = w;
+        self.ws_len += 1;
+        self.last_tok = Last::Whitespace;
+    }
+
+    /// Writes an operator or bracket.
+    pub(crate) fn token(&mut self, tok: Token) {
+        let s = tok.as_str();
+        // Keep `1 .` and `/ *` apart so that re-scanning gives the same tokens.
+        let first = s.as_bytes().first().copied().unwrap_or(0);
+        let combine = match self.last_tok {
+            Last::Tok(Token::Number) => first == b'.',
+            Last::Tok(Token::Div) => first == b'*',
+            _ => false,
+        };
+        if combine {
+            self.ws[0] = Ws::Blank;
+            self.ws_len = 1;
+        }
+        self.text(s, tok);
+    }
+
+    /// Writes an identifier or literal (or an operator via [`Printer::token`]).
+    pub(crate) fn text(&mut self, data: &str, kind: Token) {
+        self.last_tok = Last::Tok(kind);
+        let next = self.pos;
+        self.flush(next, false);
+        self.write_string(next, data, false);
+    }
+
+    /// Writes the comments left after the last token. Nothing follows them.
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        let end = Pos {
+            offset: i64::MAX,
+            line: i64::MAX,
+        };
+        self.flush(end, true);
+        self.tw.write(&self.chunk);
+        self.tw.finish().finish()
+    }
+
+    fn flush(&mut self, next: Pos, eof: bool) {
+        if self.comment_before(next) {
+            self.inject_comments(next, eof);
+        } else if !eof {
+            self.write_whitespace(self.ws_len);
+        }
+    }
+
+    fn inject_comments(&mut self, next: Pos, eof: bool) {
+        let mut last_comment: Option<Comment> = None;
+        while self.comment_before(next) {
+            let group = self.comment_cur;
+            for &c in group {
+                self.write_comment_prefix(next, c);
+                let text = c.text(self.src);
+                self.write_string(self.pos_of(c.span.start as i64), &text, true);
+                last_comment = Some(c);
+            }
+            self.next_comment();
+        }
+        if let Some(c) = last_comment {
+            self.write_comment_suffix(next, eof, c);
+        }
+    }
+
+    fn pos_of(&self, offset: i64) -> Pos {
+        Pos {
+            offset,
+            line: self.line_of(offset),
+        }
+    }
+
+    fn write_comment_prefix(&mut self, next: Pos, c: Comment) {
+        if !self.wrote_any && self.chunk.is_empty() {
+            return;
+        }
+        let c_pos = self.pos_of(c.span.start as i64);
+        if c_pos.line == self.last.line {
+            // A trailing comment: a tab makes it a cell, so such comments line up.
+            // One followed by code on the same line must be a block comment, and a
+            // tab in mid-line would look odd there.
+            let sep = if c_pos.line == next.line { b' ' } else { b'\t' };
+            self.write_byte(sep, 1);
+        } else {
+            // Keep indentation changes queued before the first line break, drop the
+            // rest: the comment brings its own line breaks.
+            let mut count = 0;
+            for i in 0..self.ws_len {
+                match self.ws[i] {
+                    Ws::Indent | Ws::Unindent => continue,
+                    Ws::Blank | Ws::VTab | Ws::Newline | Ws::Formfeed => self.ws[i] = Ws::Ignore,
+                    Ws::Ignore => {}
+                }
+                count = i;
+                break;
+            }
+            self.write_whitespace(count);
+            let newlines = if c_pos.valid() && self.last.valid() {
+                c_pos.line - self.last.line
+            } else {
+                0
+            };
+            if newlines > 0 {
+                self.write_byte(b'\x0C', newlines.min(MAX_NEWLINES) as usize);
+            }
+        }
+    }
+
+    fn write_comment_suffix(&mut self, next: Pos, eof: bool, last_comment: Comment) {
+        if eof {
+            // No blank lines at the end of the file.
+            return;
+        }
+        let text = last_comment.text(self.src);
+        let end = c_end(last_comment.span.start as i64, text.len());
+        if text.as_bytes().get(1) == Some(&b'*') && next.line == self.line_of(end) {
+            self.write_byte(b' ', 1);
+        }
+        let newlines = next.line - self.last.line;
+        let mut dropped_ff = false;
+        for i in 0..self.ws_len {
+            match self.ws[i] {
+                Ws::Blank | Ws::VTab => self.ws[i] = Ws::Ignore,
+                Ws::Newline => self.ws[i] = Ws::Ignore,
+                Ws::Formfeed => {
+                    dropped_ff = true;
+                    self.ws[i] = Ws::Ignore;
+                }
+                Ws::Indent | Ws::Unindent | Ws::Ignore => {}
+            }
+        }
+        self.write_whitespace(self.ws_len);
+        if newlines > 0 {
+            // A dropped formfeed must come back, or alignment would run on past the
+            // comment.
+            let ch = if dropped_ff { b'\x0C' } else { b'\n' };
+            self.write_byte(ch, newlines.min(MAX_NEWLINES) as usize);
+        }
+    }
+
+    /// Hands the gathered bytes to the tabwriter once there are enough of them.
+    fn maybe_pass_on(&mut self) {
+        if self.chunk.len() >= CHUNK {
+            self.wrote_any = true;
+            self.tw.write(&self.chunk);
+            self.chunk.clear();
+        }
+    }
+
+    fn write_string(&mut self, pos: Pos, s: &str, escape: bool) {
+        if self.out_col == 1 {
+            self.write_indent();
+        }
+        if pos.valid() {
+            self.pos = pos;
+        }
+        if escape {
+            self.chunk.push(ESCAPE);
+        }
+        self.chunk.extend_from_slice(s.as_bytes());
+        if escape {
+            self.chunk.push(ESCAPE);
+        }
+        self.maybe_pass_on();
+
+        let bytes = s.as_bytes();
+        let mut newlines = 0i64;
+        let mut last_nl = 0usize;
+        if memchr::memchr2(b'\n', b'\x0C', bytes).is_some() {
+            for (i, &b) in bytes.iter().enumerate() {
+                if b == b'\n' || b == b'\x0C' {
+                    newlines += 1;
+                    last_nl = i;
+                }
+            }
+        }
+        self.pos.offset += bytes.len() as i64;
+        if newlines > 0 {
+            self.pos.line += newlines;
+            self.out_col = (bytes.len() - last_nl) as i64;
+        } else {
+            self.out_col += bytes.len() as i64;
+        }
+        self.last = self.pos;
+    }
+
+    fn write_indent(&mut self) {
+        let depth = self.indent;
+        for _ in 0..depth {
+            self.chunk.push(b'\t');
+        }
+        self.maybe_pass_on();
+        self.pos.offset += depth as i64;
+        self.out_col += depth as i64;
+    }
+
+    fn write_byte(&mut self, ch: u8, n: usize) {
+        if self.out_col == 1 {
+            self.write_indent();
+        }
+        for _ in 0..n {
+            self.chunk.push(ch);
+        }
+        self.maybe_pass_on();
+        self.pos.offset += n as i64;
+        if ch == b'\n' || ch == b'\x0C' {
+            self.pos.line += n as i64;
+            self.out_col = 1;
+        } else {
+            self.out_col += n as i64;
+        }
+    }
+
+    fn write_whitespace(&mut self, n: usize) {
+        let n = n.min(self.ws_len);
+        for i in 0..n {
+            match self.ws[i] {
+                Ws::Ignore => {}
+                Ws::Indent => self.indent += 1,
+                // Upstream panics on negative indentation; only a tree from a file
+                // with errors could get here, so stay at zero instead.
+                Ws::Unindent => self.indent = self.indent.saturating_sub(1),
+                w => self.write_byte(w.byte(), 1),
+            }
+        }
+        self.ws.copy_within(n..self.ws_len, 0);
+        self.ws_len -= n;
+    }
+}
+
+/// Offset of the last byte of a comment of `len` bytes starting at `start`.
+fn c_end(start: i64, len: usize) -> i64 {
+    start + len as i64 - 1
+}

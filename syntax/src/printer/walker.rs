@@ -1,0 +1,356 @@
+//! Walks the syntax tree and feeds tokens, positions and whitespace to the
+//! [`Printer`], deciding line breaks and alignment sections from where nodes sat in
+//! the source (LANGUAGE.md §7.2–7.3).
+
+use super::engine::{Printer, Ws};
+use super::PrintOptions;
+use crate::ast::{ArrayExpr, Attribute, Block, CallExpr, Expr, ObjectExpr, Stmt};
+use crate::parser::go_quote;
+use crate::token::Token;
+
+pub(crate) struct Walker<'a, 'p> {
+    pub(crate) p: Printer<'a>,
+    pub(crate) src: &'a str,
+    pub(crate) opts: &'p PrintOptions,
+    /// Reused for dotted block names so that printing allocates nothing per block.
+    scratch: String,
+}
+
+impl<'a, 'p> Walker<'a, 'p> {
+    pub(crate) fn new(p: Printer<'a>, src: &'a str, opts: &'p PrintOptions) -> Self {
+        Walker {
+            p,
+            src,
+            opts,
+            scratch: String::with_capacity(64),
+        }
+    }
+
+    fn slice(&self, start: u32, end: u32) -> &'a str {
+        self.src.get(start as usize..end as usize).unwrap_or("")
+    }
+
+    fn line(&self, offset: i64) -> i64 {
+        self.p.line_of(offset)
+    }
+
+    /// Offset of a statement's first byte.
+    fn stmt_start(s: &Stmt) -> i64 {
+        match s {
+            Stmt::Attribute(a) => a.name.span.start as i64,
+            Stmt::Block(b) => b.name.first().map_or(0, |i| i.span.start) as i64,
+        }
+    }
+
+    /// Offset of a statement's last byte, as upstream's `ast.EndPos` computes it.
+    fn stmt_end(&self, s: &Stmt) -> i64 {
+        match s {
+            Stmt::Attribute(a) => self.expr_end(&a.value),
+            Stmt::Block(b) => b.rcurly as i64,
+        }
+    }
+
+    /// Offset of an expression's last byte. Literals count the scanner's text, which
+    /// lacks the `\r`s of a raw string: upstream measures that.
+    fn expr_end(&self, e: &Expr) -> i64 {
+        match e {
+            Expr::Ident(i) => i.span.end as i64 - 1,
+            Expr::Literal(l) => l.span.start as i64 + self.literal_len(l) as i64 - 1,
+            Expr::Array(a) => a.rbrack as i64,
+            Expr::Object(o) => o.rcurly as i64,
+            Expr::Access(a) => a.name.span.end as i64 - 1,
+            Expr::Index(i) => i.rbrack as i64,
+            Expr::Call(c) => c.rparen as i64,
+            Expr::Unary(u) => self.expr_end(&u.value),
+            Expr::Binary(b) => self.expr_end(&b.right),
+            Expr::Paren(p) => p.rparen as i64,
+        }
+    }
+
+    fn literal_len(&self, l: &crate::ast::Literal) -> usize {
+        if l.kind == Token::Null && l.span.is_empty() {
+            return 4;
+        }
+        let raw = self.slice(l.span.start, l.span.end);
+        if raw.starts_with('`') {
+            raw.len() - memchr::memchr_iter(b'\r', raw.as_bytes()).count()
+        } else {
+            raw.len()
+        }
+    }
+
+    /// Number of source lines an expression spans.
+    fn expr_lines(&self, e: &Expr) -> i64 {
+        self.line(self.expr_end(e)) - self.line(expr_start(e)) + 1
+    }
+
+    pub(crate) fn walk_stmts(&mut self, stmts: &[Stmt]) {
+        for (i, s) in stmts.iter().enumerate() {
+            let mut spaced = false;
+            // Blocks are always set off by a blank line.
+            if i > 0 && matches!(s, Stmt::Block(_)) {
+                self.p.ws(Ws::Formfeed);
+                spaced = true;
+            }
+            // One blank line in the source between statements is kept.
+            if i > 0 && !spaced {
+                let prev = self.line(self.stmt_end(&stmts[i - 1]));
+                let cur = self.line(Self::stmt_start(s));
+                if cur - prev > 1 {
+                    self.p.ws(Ws::Formfeed);
+                }
+            }
+            match s {
+                Stmt::Attribute(a) => self.walk_attribute(a),
+                Stmt::Block(b) => self.walk_block(b),
+            }
+            // A statement over several lines ends the alignment section.
+            let lines = self.line(self.stmt_end(s)) - self.line(Self::stmt_start(s)) + 1;
+            if lines > 1 {
+                self.p.ws(Ws::Formfeed);
+            } else {
+                self.p.ws(Ws::Newline);
+            }
+        }
+    }
+
+    fn walk_attribute(&mut self, a: &Attribute) {
+        self.p.set_pos(a.name.span.start);
+        self.p.text(a.name.text(self.src), Token::Ident);
+        self.p.ws(Ws::VTab);
+        self.p.token(Token::Assign);
+        self.p.ws(Ws::Blank);
+        if let Expr::Literal(l) = &a.value {
+            if self.opts.is_secret(a.name.text(self.src)) {
+                self.p.set_pos(l.span.start);
+                self.p.text("\"(secret)\"", l.kind);
+                return;
+            }
+        }
+        self.walk_expr(&a.value);
+    }
+
+    fn walk_block(&mut self, b: &Block) {
+        let mut name = std::mem::take(&mut self.scratch);
+        name.clear();
+        for (i, frag) in b.name.iter().enumerate() {
+            if i > 0 {
+                name.push('.');
+            }
+            name.push_str(self.slice(frag.span.start, frag.span.end));
+        }
+        self.p
+            .set_pos(b.name.first().map_or(0, |frag| frag.span.start));
+        self.p.text(&name, Token::Ident);
+        self.scratch = name;
+
+        if let Some(label) = b.label {
+            let inner = if label.len() >= 2 {
+                self.slice(label.start + 1, label.end - 1)
+            } else {
+                ""
+            };
+            if !inner.is_empty() {
+                self.p.ws(Ws::Blank);
+                self.p.set_pos(label.start);
+                self.p.text(&go_quote(inner), Token::String);
+            }
+        }
+
+        self.p.ws(Ws::Blank);
+        self.p.set_pos(b.lcurly);
+        self.p.token(Token::LCurly);
+        self.p.ws(Ws::Indent);
+        if b.body.is_empty() {
+            self.p.ws(Ws::Blank);
+        } else {
+            self.p.ws(Ws::Formfeed);
+            self.walk_stmts(&b.body);
+        }
+        self.p.ws(Ws::Unindent);
+        self.p.set_pos(b.rcurly);
+        self.p.token(Token::RCurly);
+    }
+
+    pub(crate) fn walk_expr(&mut self, e: &Expr) {
+        match e {
+            Expr::Literal(l) => {
+                self.p.set_pos(l.span.start);
+                let text = l.text(self.src);
+                self.p.text(&text, l.kind);
+            }
+            Expr::Array(a) => self.walk_array(a),
+            Expr::Object(o) => self.walk_object(o),
+            Expr::Ident(i) => {
+                self.p.set_pos(i.span.start);
+                self.p.text(i.text(self.src), Token::Ident);
+            }
+            Expr::Access(a) => {
+                self.walk_expr(&a.value);
+                self.p.token(Token::Dot);
+                // Upstream writes the name without its position.
+                self.p.text(a.name.text(self.src), Token::Ident);
+            }
+            Expr::Index(i) => {
+                self.walk_expr(&i.value);
+                self.p.set_pos(i.lbrack);
+                self.p.token(Token::LBrack);
+                self.walk_expr(&i.index);
+                self.p.set_pos(i.rbrack);
+                self.p.token(Token::RBrack);
+            }
+            Expr::Call(c) => self.walk_call(c),
+            Expr::Unary(u) => {
+                self.p.set_pos(u.op_pos);
+                self.p.token(u.op);
+                self.walk_expr(&u.value);
+            }
+            Expr::Binary(b) => {
+                self.walk_expr(&b.left);
+                self.p.ws(Ws::Blank);
+                self.p.set_pos(b.op_pos);
+                self.p.token(b.op);
+                self.p.ws(Ws::Blank);
+                self.walk_expr(&b.right);
+            }
+            Expr::Paren(p) => {
+                // Upstream writes the parentheses without their positions.
+                self.p.token(Token::LParen);
+                self.walk_expr(&p.inner);
+                self.p.token(Token::RParen);
+            }
+        }
+    }
+
+    fn walk_array(&mut self, a: &ArrayExpr) {
+        self.p.set_pos(a.lbrack);
+        self.p.token(Token::LBrack);
+        let mut prev = a.lbrack as i64;
+        let n = a.elements.len();
+        for (i, el) in a.elements.iter().enumerate() {
+            let mut broke = false;
+            if self.line(prev) != self.line(expr_start(el)) {
+                // Indent before the break so that comments before the element are
+                // indented too.
+                self.p.ws(Ws::Indent);
+                self.p.ws(Ws::Formfeed);
+                broke = true;
+            } else if i > 0 {
+                self.p.ws(Ws::Blank);
+            }
+            prev = self.expr_end(el);
+            self.walk_expr(el);
+            if i + 1 < n {
+                self.p.token(Token::Comma);
+            }
+            if broke {
+                self.p.ws(Ws::Unindent);
+            }
+        }
+        if n > 0 && self.line(prev) != self.line(a.rbrack as i64) {
+            // The indent makes comments after the last element line up with it.
+            self.p.token(Token::Comma);
+            self.p.ws(Ws::Indent);
+            self.p.ws(Ws::Formfeed);
+            self.p.ws(Ws::Unindent);
+        }
+        self.p.set_pos(a.rbrack);
+        self.p.token(Token::RBrack);
+    }
+
+    fn walk_object(&mut self, o: &ObjectExpr) {
+        self.p.set_pos(o.lcurly);
+        self.p.token(Token::LCurly);
+        self.p.ws(Ws::Indent);
+        let mut prev = o.lcurly as i64;
+        let n = o.fields.len();
+        for (i, field) in o.fields.iter().enumerate() {
+            let start = field.name.start as i64;
+            if self.line(prev) != self.line(start) {
+                // Keep `=` aligned with the previous field unless its value spread
+                // over several lines.
+                if i > 0 && self.expr_lines(&o.fields[i - 1].value) == 1 {
+                    self.p.ws(Ws::Newline);
+                } else {
+                    self.p.ws(Ws::Formfeed);
+                }
+            } else if i > 0 {
+                self.p.ws(Ws::Blank);
+            }
+            let raw = self.slice(field.name.start, field.name.end);
+            let key = if field.quoted && raw.len() >= 2 {
+                raw.get(1..raw.len() - 1).unwrap_or("")
+            } else {
+                raw
+            };
+            // Upstream measures the key without its quotes.
+            prev = start + key.len() as i64 - 1;
+            self.p.set_pos(field.name.start);
+            if field.quoted {
+                self.p.text(&go_quote(key), Token::String);
+            } else {
+                self.p.text(key, Token::Ident);
+            }
+            self.p.ws(Ws::VTab);
+            self.p.token(Token::Assign);
+            self.p.ws(Ws::Blank);
+            self.walk_expr(&field.value);
+            if i + 1 < n {
+                self.p.token(Token::Comma);
+            }
+        }
+        if n > 0 && self.line(prev) != self.line(o.rcurly as i64) {
+            self.p.token(Token::Comma);
+            self.p.ws(Ws::Formfeed);
+        }
+        self.p.ws(Ws::Unindent);
+        self.p.set_pos(o.rcurly);
+        self.p.token(Token::RCurly);
+    }
+
+    fn walk_call(&mut self, c: &CallExpr) {
+        self.walk_expr(&c.value);
+        // Upstream writes the parentheses without their positions.
+        self.p.token(Token::LParen);
+        let mut prev = c.lparen as i64;
+        let n = c.args.len();
+        for (i, arg) in c.args.iter().enumerate() {
+            let mut broke = false;
+            if self.line(prev) != self.line(expr_start(arg)) {
+                self.p.ws(Ws::Formfeed);
+                self.p.ws(Ws::Indent);
+                broke = true;
+            }
+            self.walk_expr(arg);
+            prev = self.expr_end(arg);
+            if i + 1 < n {
+                self.p.token(Token::Comma);
+                self.p.ws(Ws::Blank);
+            }
+            if broke {
+                self.p.ws(Ws::Unindent);
+            }
+        }
+        // Upstream also adds the comma for `f(\n)`, giving `f(,\n)`, which does not
+        // parse; an empty argument list stays `f()` here (LANGUAGE.md §7.3).
+        if n > 0 && self.line(prev) != self.line(c.rparen as i64) {
+            self.p.token(Token::Comma);
+            self.p.ws(Ws::Formfeed);
+        }
+        self.p.token(Token::RParen);
+    }
+}
+
+/// Offset of an expression's first byte, without working out where it ends.
+fn expr_start(e: &Expr) -> i64 {
+    let mut e = e;
+    loop {
+        match e {
+            Expr::Access(a) => e = &a.value,
+            Expr::Index(i) => e = &i.value,
+            Expr::Call(c) => e = &c.value,
+            Expr::Binary(b) => e = &b.left,
+            other => return other.span().start as i64,
+        }
+    }
+}
