@@ -22,6 +22,7 @@ mod json_path;
 pub mod lint;
 pub mod string;
 mod sys;
+mod yaml;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
