@@ -435,6 +435,12 @@ impl<'a> Printer<'a> {
         if self.overflow {
             return;
         }
+        // Go checks `%w` before looking inside a value (`handleMethods`): outside
+        // `fmt.Errorf` it is wrong for every non-nil value, containers included.
+        if verb == 'w' && !matches!(g, GoVal::Nil) {
+            self.bad_verb(verb, g);
+            return;
+        }
         match g {
             GoVal::Nil => {
                 // Only reachable inside a container: a nil interface element.
@@ -1629,6 +1635,18 @@ mod tests {
         );
         assert_eq!(f("%-", &[]), "%!(NOVERB)");
         assert_eq!(f("%é", &[Value::int(1)]), "%!é(int=1)");
+        let nested = Value::array(vec![
+            Value::int(1),
+            Value::Null,
+            Value::array(vec![Value::int(2)]),
+        ]);
+        assert_eq!(
+            f(
+                "%w|%5w|%w",
+                &[nested, Value::array(vec![s("x")]), Value::Null]
+            ),
+            "%!w([]interface {}=[1 <nil> [2]])|%!w([]interface {}=[    x])|%!w(<nil>)"
+        );
         let big = "%999999d".repeat(100);
         assert!(sprintf(&big, &vec![Value::int(1); 100]).is_err());
         let wide = Value::array(vec![Value::int(1); 1000]);
