@@ -2,9 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
 
-use alloy_syntax::value::{Capsule, HostValue, Number, Value, ValueError};
+use alloy_syntax::value::{Capsule, Number, Value, ValueError};
 
 use crate::args::{self, Entry};
 
@@ -151,101 +150,15 @@ fn write_json_string(out: &mut String, s: &str) {
 
 // ---- YAML ----
 
-/// A YAML mapping with keys that are not all strings. Go decodes it into
-/// `map[interface{}]interface{}`, which Alloy can only carry as a capsule.
-struct YamlMap(Vec<(String, Value)>);
-
-impl HostValue for YamlMap {
-    fn type_name(&self) -> &str {
-        "map[interface {}]interface {}"
-    }
-
-    fn equals(&self, other: &dyn HostValue) -> bool {
-        other.as_any().downcast_ref::<YamlMap>().is_some_and(|o| {
-            o.0.len() == self.0.len()
-                && o.0
-                    .iter()
-                    .zip(&self.0)
-                    .all(|(a, b)| a.0 == b.0 && alloy_syntax::value::values_equal(&a.1, &b.1))
-        })
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-}
-
 /// `encoding.from_yaml(string)`: the first document, integers as ints, floats as
-/// floats, string-keyed mappings as objects.
+/// floats, string-keyed mappings as objects, as Go's yaml.v3 decodes into "any".
+/// Known differences, from serde_norway's YAML 1.2 reading: the YAML 1.1 forms that
+/// yaml.v3 still resolves as numbers (`1_000`, octal `0777`) stay strings, and error
+/// texts can differ.
 pub(crate) fn from_yaml(args: &[Value]) -> Result<Value, ValueError> {
-    use serde::Deserialize as _;
     args::fixed::<1>(args)?;
     let text = args::string(args, 0)?;
-    // Go's yaml.Unmarshal reads only the first document of a stream.
-    let Some(doc) = serde_norway::Deserializer::from_str(&text).next() else {
-        return Ok(Value::Null);
-    };
-    let mut parsed = serde_norway::Value::deserialize(doc).map_err(yaml_error)?;
-    parsed.apply_merge().map_err(yaml_error)?;
-    Ok(yaml_to_value(&parsed))
-}
-
-/// Go's yaml.v3 wording: `yaml: line N: problem`. Both libraries report libyaml's
-/// problem texts; serde_norway appends positions, which we move to the front.
-fn yaml_error(err: serde_norway::Error) -> ValueError {
-    let msg = err.to_string();
-    let problem = msg.split(" at line ").next().unwrap_or(&msg);
-    match err.location() {
-        Some(loc) => ValueError::message(format!("yaml: line {}: {problem}", loc.line())),
-        None => ValueError::message(format!("yaml: {problem}")),
-    }
-}
-
-fn yaml_to_value(v: &serde_norway::Value) -> Value {
-    use serde_norway::Value as Y;
-    match v {
-        Y::Null => Value::Null,
-        Y::Bool(b) => Value::Bool(*b),
-        Y::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::int(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::uint(u)
-            } else {
-                Value::float(n.as_f64().unwrap_or(f64::NAN))
-            }
-        }
-        Y::String(s) => Value::string(s.as_str()),
-        Y::Sequence(items) => Value::array(items.iter().map(yaml_to_value).collect()),
-        Y::Mapping(map) => {
-            if map.keys().all(|k| matches!(k, Y::String(_))) {
-                Value::object(
-                    map.iter()
-                        .filter_map(|(k, v)| match k {
-                            Y::String(k) => Some((k.clone(), yaml_to_value(v))),
-                            _ => None,
-                        })
-                        .collect(),
-                )
-            } else {
-                let entries = map
-                    .iter()
-                    .map(|(k, v)| (yaml_key_text(k), yaml_to_value(v)))
-                    .collect();
-                Value::Capsule(Capsule::Host(Arc::new(YamlMap(entries))))
-            }
-        }
-        Y::Tagged(tagged) => yaml_to_value(&tagged.value),
-    }
-}
-
-fn yaml_key_text(k: &serde_norway::Value) -> String {
-    match k {
-        serde_norway::Value::String(s) => s.clone(),
-        other => serde_norway::to_string(other)
-            .map(|s| s.trim_end().to_string())
-            .unwrap_or_default(),
-    }
+    crate::yaml::parse(&text).map_err(ValueError::message)
 }
 
 // ---- base64 ----

@@ -604,6 +604,8 @@ mod tests {
             assert_eq!(err(input), want, "input {input:?}");
         }
         assert_eq!(err(&"[".repeat(MAX_DEPTH + 1)), "exceeded max depth");
+        let deep = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(parse(&deep, true).is_ok());
     }
 
     #[test]

@@ -16,7 +16,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Component exports referenced by the config, as nested objects whose leaves are
 /// empty arrays, plus the stdlib functions the generator uses: `sys.env` (always
-/// `""`), `coalesce` (first non-empty argument) and `array.concat`.
+/// `""`), `coalesce` (first non-empty argument), `array.concat` and a `string.format`
+/// that substitutes each `%` verb with its argument's decimal or string form.
 struct BenchScope {
     vars: BTreeMap<String, Value>,
 }
@@ -99,7 +100,7 @@ fn bench_scope(exprs: &[&Expr], src: &str) -> BenchScope {
     let mut vars = BTreeMap::new();
     for r in refs
         .iter()
-        .filter(|r| !["sys", "coalesce", "array"].contains(&r[0].as_str()))
+        .filter(|r| !["sys", "coalesce", "array", "string"].contains(&r[0].as_str()))
     {
         insert_path(&mut vars, r);
     }
@@ -122,6 +123,29 @@ fn bench_scope(exprs: &[&Expr], src: &str) -> BenchScope {
         })),
     );
     vars.insert("array".to_string(), Value::object(array));
+    let mut string = BTreeMap::new();
+    string.insert(
+        "format".to_string(),
+        Value::Function(Function::new("string.format", |args| {
+            let fmt = alloy_syntax::value::to_string_target(args.first().unwrap_or(&Value::Null))
+                .map_err(|e| e.in_arg(0))?;
+            let mut out = String::with_capacity(fmt.len() + 16);
+            let mut rest = args.iter().skip(1);
+            let mut chars = fmt.chars();
+            while let Some(c) = chars.next() {
+                if c != '%' {
+                    out.push(c);
+                    continue;
+                }
+                chars.next();
+                if let Some(arg) = rest.next() {
+                    out.push_str(&alloy_syntax::value::to_string_target(arg).unwrap_or_default());
+                }
+            }
+            Ok(Value::string(out))
+        })),
+    );
+    vars.insert("string".to_string(), Value::object(string));
     vars.insert(
         "coalesce".to_string(),
         Value::Function(Function::new("coalesce", |args| {

@@ -75,3 +75,31 @@ fn generated_eval() {
 fn block_decode() {
     run_family("block_decode.json");
 }
+
+/// Every upstream docs example (`printer-docs/*.in`) and broken file
+/// (`parse-errors/*.alloy`) evaluates, or fails to, without a panic. Without the
+/// components and the stdlib most fail on their first reference; the point is that
+/// nothing in real-world text crashes the evaluator.
+#[test]
+fn docs_examples_evaluate_without_panicking() {
+    let mut files = Vec::new();
+    for (dir, suffix) in [("printer-docs", ".in"), ("parse-errors", ".alloy")] {
+        let Some(path) = alloy_syntax(dir) else {
+            return;
+        };
+        files.extend(alloy_testdata::files_with_suffix(&path, suffix));
+    }
+    let (mut ok, mut failed) = (0, 0);
+    for file in &files {
+        let bytes = std::fs::read(file).expect("fixture is readable");
+        let (text, parsed) = alloy_syntax::parser::parse_bytes("", &bytes);
+        match alloy_syntax::eval::eval_body(&parsed.file.body, &text, &EmptyScope) {
+            Ok(_) => ok += 1,
+            Err(_) => failed += 1,
+        }
+    }
+    eprintln!(
+        "docs examples: {} files, {ok} evaluated, {failed} failed on a reference",
+        files.len()
+    );
+}

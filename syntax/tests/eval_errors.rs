@@ -230,3 +230,20 @@ fn map_bodies_reject_blocks_and_labels() {
     let v = eval_block_map(block, src, &scope()).expect("evaluates");
     assert_eq!(render(&v), "{\n\ta = 2,\n}");
 }
+
+#[test]
+fn text_entry_points_report_diagnostics() {
+    let v = alloy_syntax::eval::eval_str("x.alloy", "1 + 2", &scope()).expect("evaluates");
+    assert_eq!(render(&v), "3");
+    let diags = alloy_syntax::eval::eval_str("x.alloy", "1 +", &scope()).expect_err("parse error");
+    assert!(diags[0].code.starts_with("alloy::syntax"));
+    let diags = alloy_syntax::eval::eval_str("x.alloy", "nope", &scope()).expect_err("unknown");
+    assert_eq!(diags[0].code, "alloy::eval::unknown_identifier");
+    assert_eq!(&*diags[0].file, "x.alloy");
+    let v = alloy_syntax::eval::eval_file_str("x.alloy", "a = 1\nb { c = \"d\" }\n", &scope())
+        .expect("evaluates");
+    assert_eq!(
+        alloy_syntax::value::to_json(&v).to_string(),
+        r#"{"a":1,"b":{"c":"d"}}"#
+    );
+}

@@ -130,7 +130,7 @@ func randFormat(nargs int) string {
 		if r.Intn(30) == 0 {
 			continue // Ends without a verb when last.
 		}
-		verbs := "vvvvdddssqqxXobcUeEfFgGtT%!z"
+		verbs := "vvvvdddssqqxXobcUeEfFgGtTw%!z"
 		if floatMode {
 			verbs = "veEfFgGxXb"
 		}

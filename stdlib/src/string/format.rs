@@ -35,6 +35,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> Result<String, String> {
         arg_num: 0,
         reordered: false,
         good_arg_num: true,
+        overflow: false,
     };
     p.do_printf(format)?;
     Ok(p.buf)
@@ -128,6 +129,8 @@ struct Printer<'a> {
     /// An explicit index was used; EXTRA is then not reported.
     reordered: bool,
     good_arg_num: bool,
+    /// Output would pass [`MAX_OUTPUT`]; writing stops and the call fails.
+    overflow: bool,
 }
 
 /// Go's `parsenum`: digits from `start` up to `end`. Returns `None` for no digits or a
@@ -174,7 +177,7 @@ impl<'a> Printer<'a> {
         let mut i = 0;
         let mut after_index;
         'format_loop: while i < end {
-            if self.buf.len() > MAX_OUTPUT {
+            if self.overflow || self.buf.len() > MAX_OUTPUT {
                 return Err(too_large());
             }
             self.good_arg_num = true;
@@ -327,10 +330,19 @@ impl<'a> Printer<'a> {
             }
             self.buf.push(')');
         }
-        if self.buf.len() > MAX_OUTPUT {
+        if self.overflow || self.buf.len() > MAX_OUTPUT {
             return Err(too_large());
         }
         Ok(())
+    }
+
+    /// Whether `n` more bytes fit under [`MAX_OUTPUT`]; records the overflow if not.
+    fn room(&mut self, n: usize) -> bool {
+        if self.overflow || self.buf.len().saturating_add(n) > MAX_OUTPUT {
+            self.overflow = true;
+            return false;
+        }
+        true
     }
 
     fn move_v_flags(&mut self) {
@@ -419,6 +431,16 @@ impl<'a> Printer<'a> {
 
     /// Go's `printValue`: scalars by kind, containers element by element.
     fn print_value(&mut self, g: GoVal<'_>, verb: char) {
+        // Containers repeat widths per element; stop as soon as the output is too big.
+        if self.overflow {
+            return;
+        }
+        // Go checks `%w` before looking inside a value (`handleMethods`): outside
+        // `fmt.Errorf` it is wrong for every non-nil value, containers included.
+        if verb == 'w' && !matches!(g, GoVal::Nil) {
+            self.bad_verb(verb, g);
+            return;
+        }
         match g {
             GoVal::Nil => {
                 // Only reachable inside a container: a nil interface element.
@@ -505,6 +527,9 @@ impl<'a> Printer<'a> {
     // ---- Padding (Go's fmt.writePadding, pad, padString) ----
 
     fn write_padding(&mut self, n: usize) {
+        if !self.room(n) {
+            return;
+        }
         let pad = if self.f.zero && !self.f.minus {
             '0'
         } else {
@@ -515,6 +540,9 @@ impl<'a> Printer<'a> {
 
     /// Pads `s` to the width, counted in characters, as Go counts runes.
     fn pad_str(&mut self, s: &str) {
+        if !self.room(s.len()) {
+            return;
+        }
         if !self.f.wid_present || self.f.wid == 0 {
             self.buf.push_str(s);
             return;
@@ -1607,7 +1635,21 @@ mod tests {
         );
         assert_eq!(f("%-", &[]), "%!(NOVERB)");
         assert_eq!(f("%é", &[Value::int(1)]), "%!é(int=1)");
+        let nested = Value::array(vec![
+            Value::int(1),
+            Value::Null,
+            Value::array(vec![Value::int(2)]),
+        ]);
+        assert_eq!(
+            f(
+                "%w|%5w|%w",
+                &[nested, Value::array(vec![s("x")]), Value::Null]
+            ),
+            "%!w([]interface {}=[1 <nil> [2]])|%!w([]interface {}=[    x])|%!w(<nil>)"
+        );
         let big = "%999999d".repeat(100);
         assert!(sprintf(&big, &vec![Value::int(1); 100]).is_err());
+        let wide = Value::array(vec![Value::int(1); 1000]);
+        assert!(sprintf("%999999v", &[wide]).is_err());
     }
 }

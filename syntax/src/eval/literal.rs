@@ -73,7 +73,9 @@ pub fn unquote(text: &str) -> Cow<'_, str> {
         };
         let start = if esc.is_ascii_digit() { i + 1 } else { i + 2 };
         let digits = inner.get(start..start + len);
-        let code = digits.and_then(|d| u32::from_str_radix(d, radix).ok());
+        let code = digits
+            .filter(|_| len > 0)
+            .and_then(|d| u32::from_str_radix(d, radix).ok());
         match (esc, code) {
             (b'0'..=b'7' | b'x', Some(c)) if c <= 0xFF => out.push(c as u8),
             (b'u' | b'U', Some(c)) => {
@@ -106,5 +108,8 @@ mod tests {
         assert_eq!(unquote(r#""a\"b\\""#), "a\"b\\");
         assert_eq!(unquote("`a\\nb`"), "a\\nb");
         assert_eq!(unquote(r#""\400""#), "\\400");
+        // Malformed escapes were reported by the scanner; they must not crash here.
+        assert_eq!(unquote(r#""\q\x4\u12""#), r"\q\x4\u12");
+        assert_eq!(unquote(r#""\""#), "\\");
     }
 }

@@ -119,6 +119,21 @@ pub fn eval_str(
     eval_expr(&expr, src, scope).map_err(|e| vec![e.to_diagnostic(&filename.into())])
 }
 
+/// Parses and evaluates a whole file given as text into an object ([`eval_body`]):
+/// the entry point for `ferroalloy eval` on a file. Parse errors come back as
+/// diagnostics, all of them; evaluation stops at the first error.
+pub fn eval_file_str(
+    filename: &str,
+    src: &str,
+    scope: &dyn Scope,
+) -> Result<Value, Vec<crate::Diagnostic>> {
+    let parsed = crate::parse_file(filename, src);
+    if parsed.has_errors() {
+        return Err(parsed.diagnostics);
+    }
+    eval_body(&parsed.file.body, src, scope).map_err(|e| vec![e.to_diagnostic(&filename.into())])
+}
+
 /// Evaluates a body with no schema into an object: each attribute becomes a key
 /// (a repeated attribute keeps its last value), and each block becomes a key named
 /// after its dotted name whose value is the object of its body. A labelled block sits

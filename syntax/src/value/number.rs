@@ -297,10 +297,31 @@ pub fn parse_float_literal(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Go's `strconv.ParseFloat(s, 64)` for decimal text: `None` on a syntax error or
-/// when the value is out of range. Hexadecimal floats and `_` separators are not
-/// accepted (no Alloy literal or conversion produces them in practice).
+/// Go's `strconv.ParseFloat(s, 64)`: `None` on a syntax error or when the value is
+/// out of range. Accepts what Go accepts beyond Rust's parser: `_` between digits
+/// (`1_000.5`) and hexadecimal mantissas with a binary exponent (`0x1.8p1`); rejects
+/// a signed NaN, which Rust would take.
 pub fn parse_go_float(s: &str) -> Option<f64> {
+    let unsigned = s.trim_start_matches(['+', '-']);
+    if s.len() - unsigned.len() > 1 {
+        return None;
+    }
+    if s.contains('_') {
+        if !underscores_ok(s) {
+            return None;
+        }
+        return parse_go_float(&s.replace('_', ""));
+    }
+    if unsigned.len() >= 2
+        && unsigned.as_bytes()[0] == b'0'
+        && matches!(unsigned.as_bytes()[1], b'x' | b'X')
+    {
+        let f = parse_hex_float(&unsigned[2..])?;
+        return Some(if s.starts_with('-') { -f } else { f });
+    }
+    if unsigned.eq_ignore_ascii_case("nan") && unsigned.len() != s.len() {
+        return None;
+    }
     let f: f64 = s.parse().ok()?;
     if f.is_infinite() {
         let lower = s.to_ascii_lowercase();
@@ -310,6 +331,59 @@ pub fn parse_go_float(s: &str) -> Option<f64> {
         }
     }
     Some(f)
+}
+
+/// Go's `underscoreOK`: each `_` sits between digits (a base prefix counts as one).
+fn underscores_ok(s: &str) -> bool {
+    let s = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut hex = false;
+    // What came last: '^' start, '0' a digit or prefix, '_' an underscore, '!' other.
+    let mut saw = b'^';
+    if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
+        hex = b[1].eq_ignore_ascii_case(&b'x');
+        i = 2;
+        saw = b'0';
+    }
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
+            saw = b'0';
+        } else if c == b'_' {
+            if saw != b'0' {
+                return false;
+            }
+            saw = b'_';
+        } else {
+            if saw == b'_' {
+                return false;
+            }
+            saw = b'!';
+        }
+        i += 1;
+    }
+    saw != b'_'
+}
+
+/// A hexadecimal mantissa (after `0x`) with its mandatory `p` exponent.
+fn parse_hex_float(s: &str) -> Option<f64> {
+    let (mantissa, exp) = s.split_once(['p', 'P'])?;
+    let exp: i64 = match exp.strip_prefix('+') {
+        Some(rest) if !rest.starts_with(['+', '-']) => rest.parse().ok()?,
+        _ => exp.parse().ok()?,
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    let mut value = 0f64;
+    for c in int_part.chars().chain(frac_part.chars()) {
+        value = value * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let shift = exp.checked_sub(4 * frac_part.len() as i64)?;
+    let f = value * 2f64.powi(shift.clamp(-2000, 2000) as i32);
+    f.is_finite().then_some(f)
 }
 
 /// Go's strict string-to-number conversion on assignment (§4.5 rule 4): `None`
@@ -384,5 +458,13 @@ mod tests {
         assert!(parse_number_string(" 15").is_none());
         assert!(parse_number_string("").is_none());
         assert!(parse_number_string("1e400").is_none());
+        assert!(matches!(parse_number_string("1_000.5"), Some(Number::Float(f)) if f == 1000.5));
+        assert!(parse_number_string("1__0.5").is_none());
+        assert!(parse_number_string("_1.5").is_none());
+        assert!(matches!(parse_number_string("0x1.8p1"), Some(Number::Float(f)) if f == 3.0));
+        assert!(parse_number_string("0x1.8").is_none());
+        assert!(parse_number_string("+-1.5").is_none());
+        // Integers take no underscores outside Go's base-0 parsing.
+        assert!(parse_number_string("1_000").is_none());
     }
 }

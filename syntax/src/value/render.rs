@@ -7,8 +7,8 @@ use crate::lexer::is_valid_identifier;
 use crate::parser::go_quote;
 
 /// Renders a value as Alloy text: arrays on one line, objects one `key = value,` per
-/// line with sorted keys, aligned `=` and tab indentation, strings quoted like Go's
-/// `%q`, floats without exponent.
+/// line with sorted keys, aligned `=` and tab indentation (an empty object is `{`,
+/// newline, `}`), strings quoted like Go's `%q`, floats without exponent.
 pub fn render(value: &Value) -> String {
     let mut out = String::new();
     write_value(&mut out, value, 0);
@@ -67,7 +67,10 @@ fn write_object<'v>(
         })
         .collect();
     if keys.is_empty() {
-        out.push_str("{}");
+        // Upstream's builder always breaks the line after `{`, even with no fields.
+        out.push_str("{\n");
+        push_tabs(out, indent);
+        out.push('}');
         return;
     }
     // The printer aligns the `=` of consecutive keys, as a tabwriter would.
@@ -165,6 +168,7 @@ mod tests {
         );
         assert_eq!(render(&Value::float(1e21)), "1000000000000000000000");
         assert_eq!(render(&Value::Null), "null");
+        assert_eq!(render(&Value::object(BTreeMap::new())), "{\n}");
     }
 
     #[test]
