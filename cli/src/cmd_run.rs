@@ -69,6 +69,9 @@ async fn serve(args: &RunArgs, printer: Printer) -> Result<()> {
             min_stability: args.stability,
         },
     );
+    // Watch before the first read, so an edit made while loading is not missed.
+    let (changed_tx, mut changed) = mpsc::unbounded_channel();
+    let _watcher = watch_config(&args.path, changed_tx);
     // The initial load must succeed completely; nothing runs otherwise.
     if let Err(diags) = reload(&controller, &args.path).await {
         print_diags(&printer, &diags.0, &diags.1);
@@ -76,8 +79,6 @@ async fn serve(args: &RunArgs, printer: Printer) -> Result<()> {
     }
     tracing::info!(path = %args.path.display(), "now listening for changes; ferroalloy is running");
 
-    let (changed_tx, mut changed) = mpsc::unbounded_channel();
-    let _watcher = watch_config(&args.path, changed_tx);
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
