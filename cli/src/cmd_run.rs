@@ -69,7 +69,10 @@ async fn serve(args: &RunArgs, printer: Printer) -> Result<()> {
             min_stability: args.stability,
         },
     );
-    // Watch before the first read, so an edit made while loading is not missed.
+    // Signal handlers and the watch come first: a SIGHUP must never kill the process,
+    // and an edit made while loading must not be missed.
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let (changed_tx, mut changed) = mpsc::unbounded_channel();
     let _watcher = watch_config(&args.path, changed_tx);
     // The initial load must succeed completely; nothing runs otherwise.
@@ -79,8 +82,6 @@ async fn serve(args: &RunArgs, printer: Printer) -> Result<()> {
     }
     tracing::info!(path = %args.path.display(), "now listening for changes; ferroalloy is running");
 
-    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         let trigger = tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
