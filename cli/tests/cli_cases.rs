@@ -295,14 +295,26 @@ fn no_subcommand_prints_usage_and_succeeds() {
     assert!(out.stdout.is_empty());
 }
 
-// Ignored until the formatter is merged, like the cases above: the README's example
-// must already be in canonical form, so `fmt -t` accepts it.
+/// The README's examples are in canonical form (`fmt -t` accepts them) and the
+/// quickstart validates.
 #[test]
-fn quickstart_example_is_formatted() {
-    let example = fixtures().join("examples").join("quickstart.alloy");
+fn examples_are_formatted_and_quickstart_validates() {
+    let examples = fixtures().join("examples");
+    for path in alloy_testdata::files_with_suffix(&examples, ".alloy") {
+        let out = run(
+            Path::new("."),
+            &["fmt".into(), "-t".into(), path.display().to_string()],
+            b"",
+        );
+        assert_eq!(out.code, 0, "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // Paths in the quickstart are relative to the repository root.
     let out = run(
-        Path::new("."),
-        &["fmt".into(), "-t".into(), example.display().to_string()],
+        &fixtures().join(".."),
+        &[
+            "validate".into(),
+            "testdata/examples/quickstart.alloy".into(),
+        ],
         b"",
     );
     assert_eq!(out.code, 0, "{}", String::from_utf8_lossy(&out.stderr));
