@@ -70,17 +70,22 @@ impl Lines {
     /// 1-based line of a byte offset (clamped to the source).
     pub(crate) fn line(&self, offset: i64) -> i64 {
         let offset = offset.clamp(0, self.len as i64) as u32;
-        let starts = &self.starts;
-        let contains =
-            |k: usize| starts[k] <= offset && starts.get(k + 1).is_none_or(|&next| offset < next);
-        let hint = self.hint.get();
-        let k = if contains(hint) {
-            hint
-        } else if hint + 1 < starts.len() && contains(hint + 1) {
-            hint + 1
+        let s = &self.starts;
+        let mut k = self.hint.get();
+        if s[k] <= offset {
+            // Usually the same line or a few lines further on.
+            let stop = (k + 8).min(s.len() - 1);
+            while k < stop && s[k + 1] <= offset {
+                k += 1;
+            }
+            if k + 1 < s.len() && s[k + 1] <= offset {
+                k = s.partition_point(|&x| x <= offset) - 1;
+            }
+        } else if k > 0 && s[k - 1] <= offset {
+            k -= 1;
         } else {
-            starts.partition_point(|&s| s <= offset) - 1
-        };
+            k = s.partition_point(|&x| x <= offset) - 1;
+        }
         self.hint.set(k);
         k as i64 + 1
     }
@@ -350,18 +355,30 @@ impl<'a> Printer<'a> {
             self.tw.escaped(bytes);
             self.wrote_any = true;
         } else if !bytes.is_empty() {
-            self.tw.text(bytes);
             self.wrote_any = true;
+            // One pass tells whether the text has tabs or line breaks (only literals
+            // can) and whether it is ASCII; most tokens take the fast path.
+            let (mut low, mut high) = (false, 0u8);
+            for &b in bytes {
+                low |= b <= 0x0C;
+                high |= b;
+            }
+            if !low {
+                self.tw.plain(bytes, high < 0x80);
+                self.pos.offset += bytes.len() as i64;
+                self.out_col += bytes.len() as i64;
+                self.last = self.pos;
+                return;
+            }
+            self.tw.text(bytes);
         }
 
         let mut newlines = 0i64;
         let mut last_nl = 0usize;
-        if memchr::memchr2(b'\n', b'\x0C', bytes).is_some() {
-            for (i, &b) in bytes.iter().enumerate() {
-                if b == b'\n' || b == b'\x0C' {
-                    newlines += 1;
-                    last_nl = i;
-                }
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' || b == b'\x0C' {
+                newlines += 1;
+                last_nl = i;
             }
         }
         self.pos.offset += bytes.len() as i64;
@@ -392,7 +409,7 @@ impl<'a> Printer<'a> {
         }
         for _ in 0..n {
             if ch == b' ' {
-                self.tw.text(b" ");
+                self.tw.plain(b" ", true);
             } else {
                 self.tw.separator(ch);
             }
@@ -411,6 +428,9 @@ impl<'a> Printer<'a> {
 
     fn write_whitespace(&mut self, n: usize) {
         let n = n.min(self.ws_len);
+        if n == 0 {
+            return;
+        }
         for i in 0..n {
             match self.ws[i] {
                 Ws::Ignore => {}

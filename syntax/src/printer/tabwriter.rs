@@ -113,6 +113,13 @@ impl TabWriter {
         self.cells.len() - self.line_starts[self.line_starts.len() - 1]
     }
 
+    /// Adds text known to hold no separators; `ascii` spares counting code points.
+    pub(crate) fn plain(&mut self, text: &[u8], ascii: bool) {
+        self.buf.extend_from_slice(text);
+        self.cell.size += text.len();
+        self.cell.width += if ascii { text.len() } else { rune_count(text) };
+    }
+
     /// Adds text to the current cell. Literal text may hold tabs and line breaks (a
     /// raw string); they separate cells as they do upstream.
     pub(crate) fn text(&mut self, mut text: &[u8]) {
