@@ -91,16 +91,40 @@ impl Lines {
     }
 }
 
-/// A position in source space: byte offset and 1-based line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// A position in source space: a byte offset and a line. The line is kept as "the
+/// line of `anchor`, plus `delta`" and only worked out when a comment needs it:
+/// upstream advances offset and line separately as text is written, and most
+/// positions are never asked for their line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Pos {
     pub(crate) offset: i64,
-    pub(crate) line: i64,
+    anchor: i64,
+    delta: i64,
 }
 
 impl Pos {
-    fn valid(self) -> bool {
-        self.line > 0
+    fn at(offset: i64) -> Pos {
+        Pos {
+            offset,
+            anchor: offset,
+            delta: 0,
+        }
+    }
+
+    /// Past everything: where the comments left at the end are flushed to.
+    fn end() -> Pos {
+        Pos {
+            offset: i64::MAX,
+            anchor: i64::MAX,
+            delta: 0,
+        }
+    }
+
+    fn line(self, lines: &Lines) -> i64 {
+        if self.anchor == i64::MAX {
+            return i64::MAX;
+        }
+        lines.line(self.anchor) + self.delta
     }
 }
 
@@ -130,8 +154,8 @@ pub(crate) struct Printer<'a> {
     comment_cur: &'a [Comment],
     /// Approximate position in source space of what is being written.
     pos: Pos,
-    /// Position just after the last text written.
-    last: Pos,
+    /// Position just after the last text written, once there is some.
+    last: Option<Pos>,
     /// Output column (1 when nothing is on the current line yet).
     out_col: i64,
 }
@@ -151,8 +175,8 @@ impl<'a> Printer<'a> {
             comment_idx: 0,
             comment_pos: None,
             comment_cur: &[],
-            pos: Pos { offset: 0, line: 1 },
-            last: Pos::default(),
+            pos: Pos::at(0),
+            last: None,
             out_col: 1,
         }
     }
@@ -188,11 +212,7 @@ impl<'a> Printer<'a> {
     /// Moves the source-space position to `offset`, as upstream does when handed a
     /// `token.Pos`: the next token is then known to sit exactly there.
     pub(crate) fn set_pos(&mut self, offset: u32) {
-        let offset = offset as i64;
-        self.pos = Pos {
-            offset,
-            line: self.line_of(offset),
-        };
+        self.pos = Pos::at(offset as i64);
     }
 
     /// Queues whitespace for before the next token.
@@ -235,11 +255,7 @@ impl<'a> Printer<'a> {
 
     /// Writes the comments left after the last token. Nothing follows them.
     pub(crate) fn finish(mut self) -> Vec<u8> {
-        let end = Pos {
-            offset: i64::MAX,
-            line: i64::MAX,
-        };
-        self.flush(end, true);
+        self.flush(Pos::end(), true);
         self.tw.finish().finish()
     }
 
@@ -258,7 +274,7 @@ impl<'a> Printer<'a> {
             for &c in group {
                 self.write_comment_prefix(next, c);
                 let text = c.text(self.src);
-                self.write_string(self.pos_of(c.span.start as i64), &text, true);
+                self.write_string(Pos::at(c.span.start as i64), &text, true);
                 last_comment = Some(c);
             }
             self.next_comment();
@@ -268,23 +284,30 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn pos_of(&self, offset: i64) -> Pos {
-        Pos {
-            offset,
-            line: self.line_of(offset),
-        }
+    fn line(&self, pos: Pos) -> i64 {
+        pos.line(self.lines)
+    }
+
+    /// The line of the last text written; 0 (no line) before any.
+    fn last_line(&self) -> i64 {
+        self.last.map_or(0, |p| p.line(self.lines))
     }
 
     fn write_comment_prefix(&mut self, next: Pos, c: Comment) {
         if !self.wrote_any {
             return;
         }
-        let c_pos = self.pos_of(c.span.start as i64);
-        if c_pos.line == self.last.line {
+        let c_line = self.line(Pos::at(c.span.start as i64));
+        let last_line = self.last_line();
+        if c_line == last_line {
             // A trailing comment: a tab makes it a cell, so such comments line up.
             // One followed by code on the same line must be a block comment, and a
             // tab in mid-line would look odd there.
-            let sep = if c_pos.line == next.line { b' ' } else { b'\t' };
+            let sep = if c_line == self.line(next) {
+                b' '
+            } else {
+                b'\t'
+            };
             self.write_byte(sep, 1);
         } else {
             // Keep indentation changes queued before the first line break, drop the
@@ -300,8 +323,8 @@ impl<'a> Printer<'a> {
                 break;
             }
             self.write_whitespace(count);
-            let newlines = if c_pos.valid() && self.last.valid() {
-                c_pos.line - self.last.line
+            let newlines = if self.last.is_some() {
+                c_line - last_line
             } else {
                 0
             };
@@ -318,10 +341,11 @@ impl<'a> Printer<'a> {
         }
         let text = last_comment.text(self.src);
         let end = c_end(last_comment.span.start as i64, text.len());
-        if text.as_bytes().get(1) == Some(&b'*') && next.line == self.line_of(end) {
+        let next_line = self.line(next);
+        if text.as_bytes().get(1) == Some(&b'*') && next_line == self.line_of(end) {
             self.write_byte(b' ', 1);
         }
-        let newlines = next.line - self.last.line;
+        let newlines = next_line - self.last_line();
         let mut dropped_ff = false;
         for i in 0..self.ws_len {
             match self.ws[i] {
@@ -347,9 +371,7 @@ impl<'a> Printer<'a> {
         if self.out_col == 1 {
             self.write_indent();
         }
-        if pos.valid() {
-            self.pos = pos;
-        }
+        self.pos = pos;
         let bytes = s.as_bytes();
         if escape {
             self.tw.escaped(bytes);
@@ -367,7 +389,7 @@ impl<'a> Printer<'a> {
                 self.tw.plain(bytes, high < 0x80);
                 self.pos.offset += bytes.len() as i64;
                 self.out_col += bytes.len() as i64;
-                self.last = self.pos;
+                self.last = Some(self.pos);
                 return;
             }
             self.tw.text(bytes);
@@ -383,12 +405,12 @@ impl<'a> Printer<'a> {
         }
         self.pos.offset += bytes.len() as i64;
         if newlines > 0 {
-            self.pos.line += newlines;
+            self.pos.delta += newlines;
             self.out_col = (bytes.len() - last_nl) as i64;
         } else {
             self.out_col += bytes.len() as i64;
         }
-        self.last = self.pos;
+        self.last = Some(self.pos);
     }
 
     fn write_indent(&mut self) {
@@ -419,7 +441,7 @@ impl<'a> Printer<'a> {
         }
         self.pos.offset += n as i64;
         if ch == b'\n' || ch == b'\x0C' {
-            self.pos.line += n as i64;
+            self.pos.delta += n as i64;
             self.out_col = 1;
         } else {
             self.out_col += n as i64;
