@@ -209,12 +209,6 @@ impl<'a> Printer<'a> {
         self.lines.line(offset)
     }
 
-    /// Moves the source-space position to `offset`, as upstream does when handed a
-    /// `token.Pos`: the next token is then known to sit exactly there.
-    pub(crate) fn set_pos(&mut self, offset: u32) {
-        self.pos = Pos::at(offset as i64);
-    }
-
     /// Queues whitespace for before the next token.
     pub(crate) fn ws(&mut self, w: Ws) {
         if w == Ws::Ignore {
@@ -228,7 +222,23 @@ impl<'a> Printer<'a> {
         self.last_tok = Last::Whitespace;
     }
 
-    /// Writes an operator or bracket.
+    /// Writes an operator or bracket at `offset` in the source. Like upstream when
+    /// handed a `token.Pos`, the printer then knows it sits exactly there.
+    pub(crate) fn token_at(&mut self, offset: u32, tok: Token) {
+        self.pos = Pos::at(offset as i64);
+        self.token(tok);
+    }
+
+    /// Writes an identifier or literal at `offset` in the source.
+    pub(crate) fn text_at(&mut self, offset: u32, data: &str, kind: Token) {
+        self.last_tok = Last::Tok(kind);
+        let next = Pos::at(offset as i64);
+        self.flush(next, false);
+        self.write_string(next, data, false);
+    }
+
+    /// Writes an operator or bracket where the last one ended: upstream does this
+    /// for `.`, `,` and parentheses, whose positions it does not record.
     pub(crate) fn token(&mut self, tok: Token) {
         let s = tok.as_str();
         // Keep `1 .` and `/ *` apart so that re-scanning gives the same tokens.
@@ -245,7 +255,7 @@ impl<'a> Printer<'a> {
         self.text(s, tok);
     }
 
-    /// Writes an identifier or literal (or an operator via [`Printer::token`]).
+    /// Writes an identifier or literal where the last one ended.
     pub(crate) fn text(&mut self, data: &str, kind: Token) {
         self.last_tok = Last::Tok(kind);
         let next = self.pos;
@@ -387,9 +397,15 @@ impl<'a> Printer<'a> {
             }
             if !low {
                 self.tw.plain(bytes, high < 0x80);
-                self.pos.offset += bytes.len() as i64;
+                // Built from `pos` rather than read back from `self.pos`, whose parts
+                // were just stored one by one: reading them as a whole would stall.
+                let after = Pos {
+                    offset: pos.offset + bytes.len() as i64,
+                    ..pos
+                };
+                self.pos = after;
+                self.last = Some(after);
                 self.out_col += bytes.len() as i64;
-                self.last = Some(self.pos);
                 return;
             }
             self.tw.text(bytes);

@@ -28,7 +28,7 @@ static SEPARATOR: [bool; 256] = {
 const PADDING: usize = 1;
 
 /// One segment of text ended by a tab or a line break.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Cell {
     /// Bytes of cell text in `buf`.
     size: usize,
@@ -44,7 +44,12 @@ pub(crate) struct TabWriter {
     out: Trimmer,
     /// Text of all cells since the last flush, without the separators.
     buf: Vec<u8>,
-    cell: Cell,
+    // The open cell, kept as separate scalars: they are bumped token by token and
+    // then copied into `cells`, and copying a just-updated struct as a whole stalls
+    // on store forwarding.
+    cell_size: usize,
+    cell_width: usize,
+    cell_escaped: bool,
     /// Completed cells of all buffered lines, line after line.
     cells: Vec<Cell>,
     /// Index in `cells` where each buffered line starts.
@@ -67,7 +72,9 @@ impl TabWriter {
         let mut tw = TabWriter {
             out,
             buf: Vec::with_capacity(4096),
-            cell: Cell::default(),
+            cell_size: 0,
+            cell_width: 0,
+            cell_escaped: false,
             cells: Vec::with_capacity(256),
             line_starts: Vec::with_capacity(64),
             widths: Vec::with_capacity(16),
@@ -78,7 +85,9 @@ impl TabWriter {
 
     fn reset(&mut self) {
         self.buf.clear();
-        self.cell = Cell::default();
+        self.cell_size = 0;
+        self.cell_width = 0;
+        self.cell_escaped = false;
         self.cells.clear();
         self.line_starts.clear();
         self.widths.clear();
@@ -101,23 +110,29 @@ impl TabWriter {
 
     fn append(&mut self, text: &[u8]) {
         self.buf.extend_from_slice(text);
-        self.cell.size += text.len();
-        self.cell.width += rune_count(text);
+        self.cell_size += text.len();
+        self.cell_width += rune_count(text);
     }
 
     /// Ends the current cell; returns how many cells the current line now has.
     fn terminate_cell(&mut self, htab: bool) -> usize {
-        self.cell.htab = htab;
-        self.cells.push(self.cell);
-        self.cell = Cell::default();
+        self.cells.push(Cell {
+            size: self.cell_size,
+            width: self.cell_width,
+            htab,
+            escaped: self.cell_escaped,
+        });
+        self.cell_size = 0;
+        self.cell_width = 0;
+        self.cell_escaped = false;
         self.cells.len() - self.line_starts[self.line_starts.len() - 1]
     }
 
     /// Adds text known to hold no separators; `ascii` spares counting code points.
     pub(crate) fn plain(&mut self, text: &[u8], ascii: bool) {
         self.buf.extend_from_slice(text);
-        self.cell.size += text.len();
-        self.cell.width += if ascii { text.len() } else { rune_count(text) };
+        self.cell_size += text.len();
+        self.cell_width += if ascii { text.len() } else { rune_count(text) };
     }
 
     /// Adds text to the current cell. Literal text may hold tabs and line breaks (a
@@ -137,9 +152,9 @@ impl TabWriter {
         self.buf.push(ESCAPE);
         self.buf.extend_from_slice(text);
         self.buf.push(ESCAPE);
-        self.cell.size += text.len() + 2;
-        self.cell.width += rune_count(text);
-        self.cell.escaped = true;
+        self.cell_size += text.len() + 2;
+        self.cell_width += rune_count(text);
+        self.cell_escaped = true;
     }
 
     /// Ends a cell at a tab (`\t`), soft tab (`\x0B`), newline or formfeed.
@@ -157,7 +172,7 @@ impl TabWriter {
 
     /// Formats and writes everything buffered.
     pub(crate) fn flush(&mut self) {
-        if self.cell.size > 0 {
+        if self.cell_size > 0 {
             self.terminate_cell(false);
         }
         let lines = self.line_count();
@@ -203,8 +218,8 @@ impl TabWriter {
             }
             if i + 1 == self.line_count() {
                 // The last buffered line has no line break yet: write what is open.
-                let end = (pos + self.cell.size).min(self.buf.len());
-                self.out.cell(&self.buf[pos..end], self.cell.escaped);
+                let end = (pos + self.cell_size).min(self.buf.len());
+                self.out.cell(&self.buf[pos..end], self.cell_escaped);
                 pos = end;
             } else {
                 self.out.newline();
