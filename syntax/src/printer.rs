@@ -113,4 +113,14 @@ mod tests {
             "password = \"(secret)\"\nother    = \"q\"\n\nblock {\n\tpassword = env(\"X\")\n}"
         );
     }
+
+    #[test]
+    fn many_columns_do_not_exhaust_the_stack() {
+        // Every tab in a raw string starts a tabwriter column.
+        let src = format!("a = `{}`\nb = 1", "x\t".repeat(200_000));
+        let parsed = crate::parse_file("", &src);
+        assert!(!parsed.has_errors());
+        let out = format_file(&parsed.file, &src);
+        assert!(out.ends_with("`\nb = 1"), "{}", &out[out.len() - 20..]);
+    }
 }

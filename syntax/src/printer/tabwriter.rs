@@ -56,6 +56,8 @@ pub(crate) struct TabWriter {
     line_starts: Vec<usize>,
     /// Column widths while formatting; a stack, one entry per enclosing column.
     widths: Vec<usize>,
+    /// Pending passes of [`TabWriter::format`], kept to reuse the allocation.
+    frames: Vec<Frame>,
 }
 
 /// Go's `utf8.RuneCount` on UTF-8 text that may contain escape bytes: every byte
@@ -78,6 +80,7 @@ impl TabWriter {
             cells: Vec::with_capacity(256),
             line_starts: Vec::with_capacity(64),
             widths: Vec::with_capacity(16),
+            frames: Vec::with_capacity(16),
         };
         tw.reset();
         tw
@@ -230,42 +233,79 @@ impl TabWriter {
 
     /// Formats lines `line0..line1`, whose text starts at `pos0` in `buf`; returns
     /// where `line1`'s text starts.
-    fn format(&mut self, pos0: usize, mut line0: usize, line1: usize) -> usize {
+    ///
+    /// Go's version recurses once per column. A line can have as many columns as a
+    /// raw string has tabs, so the recursion is unrolled onto `frames` here: each
+    /// frame is one column's pass over a block of lines, and `widths` holds the
+    /// widths of the columns to its left.
+    fn format(&mut self, pos0: usize, line0: usize, line1: usize) -> usize {
         let mut pos = pos0;
-        let column = self.widths.len();
-        let mut this = line0;
-        while this < line1 {
-            // The last cell of a line is not part of any column.
-            if column + 1 < self.line(this).len() {
-                pos = self.write_lines(pos, line0, this);
-                line0 = this;
-
-                let mut width = 0;
-                let mut discardable = true;
-                while this < line1 {
-                    let range = self.line(this);
-                    if column + 1 < range.len() {
-                        let c = self.cells[range.start + column];
-                        width = width.max(c.width + PADDING);
-                        if c.width > 0 || c.htab {
-                            discardable = false;
-                        }
-                    } else {
-                        break;
-                    }
-                    this += 1;
-                }
-                if discardable {
-                    width = 0;
-                }
-                self.widths.push(width);
-                pos = self.format(pos, line0, this);
-                self.widths.pop();
-                line0 = this;
-            } else {
+        let mut frames = std::mem::take(&mut self.frames);
+        frames.clear();
+        frames.push(Frame {
+            line0,
+            this: line0,
+            line1,
+        });
+        while let Some(top) = frames.last_mut() {
+            let column = self.widths.len();
+            // Find the next line with a cell in this column (the last cell of a line
+            // is not part of any column).
+            let mut this = top.this;
+            while this < top.line1 && column + 1 >= self.line(this).len() {
                 this += 1;
             }
+            if this == top.line1 {
+                let (line0, line1) = (top.line0, top.line1);
+                pos = self.write_lines(pos, line0, line1);
+                frames.pop();
+                if !frames.is_empty() {
+                    self.widths.pop();
+                }
+                continue;
+            }
+            let start = this;
+            let line0 = top.line0;
+            let line1 = top.line1;
+            let mut width = 0;
+            let mut discardable = true;
+            while this < line1 {
+                let range = self.line(this);
+                if column + 1 >= range.len() {
+                    break;
+                }
+                let c = self.cells[range.start + column];
+                width = width.max(c.width + PADDING);
+                if c.width > 0 || c.htab {
+                    discardable = false;
+                }
+                this += 1;
+            }
+            if discardable {
+                width = 0;
+            }
+            // Lines before the block are done; the block itself is formatted with
+            // this column's width known, then we carry on after it.
+            top.line0 = this;
+            top.this = this;
+            pos = self.write_lines(pos, line0, start);
+            self.widths.push(width);
+            frames.push(Frame {
+                line0: start,
+                this: start,
+                line1: this,
+            });
         }
-        self.write_lines(pos, line0, line1)
+        self.frames = frames;
+        pos
     }
+}
+
+/// One column's pass in [`TabWriter::format`]: lines `line0..line1` remain to be
+/// written, and `this` is how far the search for the next block has got.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    line0: usize,
+    this: usize,
+    line1: usize,
 }
