@@ -1,11 +1,20 @@
 //! The formatter: prints a parsed file in canonical form, byte-identical to upstream
 //! (LANGUAGE.md §7).
 //!
-//! Three stages, as upstream has them: the [`walker`] walks the tree and drives the
-//! token [`engine`], which interleaves comments and emits text with abstract
-//! whitespace (soft tabs, newlines, formfeeds); the [`tabwriter`] aligns cells into
-//! columns; the [`trimmer`] removes trailing blanks. Text streams through all three in
-//! chunks, so the only buffer the size of the file is the output itself.
+//! Three stages, as upstream has them: the `walker` walks the tree and drives the
+//! token printer (`engine`), which interleaves comments and emits text with abstract
+//! whitespace (soft tabs, newlines, formfeeds); the `tabwriter` aligns cells into
+//! columns; the `trimmer` removes trailing blanks. Text streams through all three
+//! token by token and cell by cell, so the only buffer the size of the file is the
+//! output itself.
+//!
+//! Where we differ from upstream: `f(\n)` prints as `f()`, not the unparsable
+//! `f(,\n)` (LANGUAGE.md §7.3). Kept from upstream, because byte-identical output is
+//! the contract: `(`, `)` of parentheses and calls, `.`, access names and `,` are
+//! written without their source positions, so a comment right next to one of them
+//! can move (a trailing comment after a call's `)` on its own line drops to the next
+//! line, then gains a blank line on the second run). Such input is not idempotent
+//! upstream either; it converges after two runs.
 
 mod engine;
 mod tabwriter;

@@ -10,9 +10,10 @@ use crate::token::Token;
 
 pub(crate) struct Walker<'a, 'p> {
     pub(crate) p: Printer<'a>,
-    pub(crate) src: &'a str,
-    pub(crate) opts: &'p PrintOptions,
-    /// Reused for dotted block names so that printing allocates nothing per block.
+    src: &'a str,
+    opts: &'p PrintOptions,
+    /// Reused for dotted block names and quoted keys and labels, so that printing
+    /// allocates nothing per block.
     scratch: String,
 }
 
