@@ -1,11 +1,20 @@
 //! The formatter: prints a parsed file in canonical form, byte-identical to upstream
 //! (LANGUAGE.md §7).
 //!
-//! Three stages, as upstream has them: the [`walker`] walks the tree and drives the
-//! token [`engine`], which interleaves comments and emits text with abstract
-//! whitespace (soft tabs, newlines, formfeeds); the [`tabwriter`] aligns cells into
-//! columns; the [`trimmer`] removes trailing blanks. Text streams through all three in
-//! chunks, so the only buffer the size of the file is the output itself.
+//! Three stages, as upstream has them: the `walker` walks the tree and drives the
+//! token printer (`engine`), which interleaves comments and emits text with abstract
+//! whitespace (soft tabs, newlines, formfeeds); the `tabwriter` aligns cells into
+//! columns; the `trimmer` removes trailing blanks. Text streams through all three
+//! token by token and cell by cell, so the only buffer the size of the file is the
+//! output itself.
+//!
+//! Where we differ from upstream: `f(\n)` prints as `f()`, not the unparsable
+//! `f(,\n)` (LANGUAGE.md §7.3). Kept from upstream, because byte-identical output is
+//! the contract: `(`, `)` of parentheses and calls, `.`, access names and `,` are
+//! written without their source positions, so a comment right next to one of them
+//! can move (a trailing comment after a call's `)` on its own line drops to the next
+//! line, then gains a blank line on the second run). Such input is not idempotent
+//! upstream either; it converges after two runs.
 
 mod engine;
 mod tabwriter;
@@ -112,5 +121,15 @@ mod tests {
             format_file_with(&parsed.file, src, &opts),
             "password = \"(secret)\"\nother    = \"q\"\n\nblock {\n\tpassword = env(\"X\")\n}"
         );
+    }
+
+    #[test]
+    fn many_columns_do_not_exhaust_the_stack() {
+        // Every tab in a raw string starts a tabwriter column.
+        let src = format!("a = `{}`\nb = 1", "x\t".repeat(200_000));
+        let parsed = crate::parse_file("", &src);
+        assert!(!parsed.has_errors());
+        let out = format_file(&parsed.file, &src);
+        assert!(out.ends_with("`\nb = 1"), "{}", &out[out.len() - 20..]);
     }
 }

@@ -28,7 +28,7 @@ static SEPARATOR: [bool; 256] = {
 const PADDING: usize = 1;
 
 /// One segment of text ended by a tab or a line break.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Cell {
     /// Bytes of cell text in `buf`.
     size: usize,
@@ -44,13 +44,20 @@ pub(crate) struct TabWriter {
     out: Trimmer,
     /// Text of all cells since the last flush, without the separators.
     buf: Vec<u8>,
-    cell: Cell,
+    // The open cell, kept as separate scalars: they are bumped token by token and
+    // then copied into `cells`, and copying a just-updated struct as a whole stalls
+    // on store forwarding.
+    cell_size: usize,
+    cell_width: usize,
+    cell_escaped: bool,
     /// Completed cells of all buffered lines, line after line.
     cells: Vec<Cell>,
     /// Index in `cells` where each buffered line starts.
     line_starts: Vec<usize>,
     /// Column widths while formatting; a stack, one entry per enclosing column.
     widths: Vec<usize>,
+    /// Pending passes of [`TabWriter::format`], kept to reuse the allocation.
+    frames: Vec<Frame>,
 }
 
 /// Go's `utf8.RuneCount` on UTF-8 text that may contain escape bytes: every byte
@@ -67,10 +74,13 @@ impl TabWriter {
         let mut tw = TabWriter {
             out,
             buf: Vec::with_capacity(4096),
-            cell: Cell::default(),
+            cell_size: 0,
+            cell_width: 0,
+            cell_escaped: false,
             cells: Vec::with_capacity(256),
             line_starts: Vec::with_capacity(64),
             widths: Vec::with_capacity(16),
+            frames: Vec::with_capacity(16),
         };
         tw.reset();
         tw
@@ -78,7 +88,9 @@ impl TabWriter {
 
     fn reset(&mut self) {
         self.buf.clear();
-        self.cell = Cell::default();
+        self.cell_size = 0;
+        self.cell_width = 0;
+        self.cell_escaped = false;
         self.cells.clear();
         self.line_starts.clear();
         self.widths.clear();
@@ -101,16 +113,29 @@ impl TabWriter {
 
     fn append(&mut self, text: &[u8]) {
         self.buf.extend_from_slice(text);
-        self.cell.size += text.len();
-        self.cell.width += rune_count(text);
+        self.cell_size += text.len();
+        self.cell_width += rune_count(text);
     }
 
     /// Ends the current cell; returns how many cells the current line now has.
     fn terminate_cell(&mut self, htab: bool) -> usize {
-        self.cell.htab = htab;
-        self.cells.push(self.cell);
-        self.cell = Cell::default();
+        self.cells.push(Cell {
+            size: self.cell_size,
+            width: self.cell_width,
+            htab,
+            escaped: self.cell_escaped,
+        });
+        self.cell_size = 0;
+        self.cell_width = 0;
+        self.cell_escaped = false;
         self.cells.len() - self.line_starts[self.line_starts.len() - 1]
+    }
+
+    /// Adds text known to hold no separators; `ascii` spares counting code points.
+    pub(crate) fn plain(&mut self, text: &[u8], ascii: bool) {
+        self.buf.extend_from_slice(text);
+        self.cell_size += text.len();
+        self.cell_width += if ascii { text.len() } else { rune_count(text) };
     }
 
     /// Adds text to the current cell. Literal text may hold tabs and line breaks (a
@@ -130,9 +155,9 @@ impl TabWriter {
         self.buf.push(ESCAPE);
         self.buf.extend_from_slice(text);
         self.buf.push(ESCAPE);
-        self.cell.size += text.len() + 2;
-        self.cell.width += rune_count(text);
-        self.cell.escaped = true;
+        self.cell_size += text.len() + 2;
+        self.cell_width += rune_count(text);
+        self.cell_escaped = true;
     }
 
     /// Ends a cell at a tab (`\t`), soft tab (`\x0B`), newline or formfeed.
@@ -150,7 +175,7 @@ impl TabWriter {
 
     /// Formats and writes everything buffered.
     pub(crate) fn flush(&mut self) {
-        if self.cell.size > 0 {
+        if self.cell_size > 0 {
             self.terminate_cell(false);
         }
         let lines = self.line_count();
@@ -196,8 +221,8 @@ impl TabWriter {
             }
             if i + 1 == self.line_count() {
                 // The last buffered line has no line break yet: write what is open.
-                let end = (pos + self.cell.size).min(self.buf.len());
-                self.out.cell(&self.buf[pos..end], self.cell.escaped);
+                let end = (pos + self.cell_size).min(self.buf.len());
+                self.out.cell(&self.buf[pos..end], self.cell_escaped);
                 pos = end;
             } else {
                 self.out.newline();
@@ -208,42 +233,79 @@ impl TabWriter {
 
     /// Formats lines `line0..line1`, whose text starts at `pos0` in `buf`; returns
     /// where `line1`'s text starts.
-    fn format(&mut self, pos0: usize, mut line0: usize, line1: usize) -> usize {
+    ///
+    /// Go's version recurses once per column. A line can have as many columns as a
+    /// raw string has tabs, so the recursion is unrolled onto `frames` here: each
+    /// frame is one column's pass over a block of lines, and `widths` holds the
+    /// widths of the columns to its left.
+    fn format(&mut self, pos0: usize, line0: usize, line1: usize) -> usize {
         let mut pos = pos0;
-        let column = self.widths.len();
-        let mut this = line0;
-        while this < line1 {
-            // The last cell of a line is not part of any column.
-            if column + 1 < self.line(this).len() {
-                pos = self.write_lines(pos, line0, this);
-                line0 = this;
-
-                let mut width = 0;
-                let mut discardable = true;
-                while this < line1 {
-                    let range = self.line(this);
-                    if column + 1 < range.len() {
-                        let c = self.cells[range.start + column];
-                        width = width.max(c.width + PADDING);
-                        if c.width > 0 || c.htab {
-                            discardable = false;
-                        }
-                    } else {
-                        break;
-                    }
-                    this += 1;
-                }
-                if discardable {
-                    width = 0;
-                }
-                self.widths.push(width);
-                pos = self.format(pos, line0, this);
-                self.widths.pop();
-                line0 = this;
-            } else {
+        let mut frames = std::mem::take(&mut self.frames);
+        frames.clear();
+        frames.push(Frame {
+            line0,
+            this: line0,
+            line1,
+        });
+        while let Some(top) = frames.last_mut() {
+            let column = self.widths.len();
+            // Find the next line with a cell in this column (the last cell of a line
+            // is not part of any column).
+            let mut this = top.this;
+            while this < top.line1 && column + 1 >= self.line(this).len() {
                 this += 1;
             }
+            if this == top.line1 {
+                let (line0, line1) = (top.line0, top.line1);
+                pos = self.write_lines(pos, line0, line1);
+                frames.pop();
+                if !frames.is_empty() {
+                    self.widths.pop();
+                }
+                continue;
+            }
+            let start = this;
+            let line0 = top.line0;
+            let line1 = top.line1;
+            let mut width = 0;
+            let mut discardable = true;
+            while this < line1 {
+                let range = self.line(this);
+                if column + 1 >= range.len() {
+                    break;
+                }
+                let c = self.cells[range.start + column];
+                width = width.max(c.width + PADDING);
+                if c.width > 0 || c.htab {
+                    discardable = false;
+                }
+                this += 1;
+            }
+            if discardable {
+                width = 0;
+            }
+            // Lines before the block are done; the block itself is formatted with
+            // this column's width known, then we carry on after it.
+            top.line0 = this;
+            top.this = this;
+            pos = self.write_lines(pos, line0, start);
+            self.widths.push(width);
+            frames.push(Frame {
+                line0: start,
+                this: start,
+                line1: this,
+            });
         }
-        self.write_lines(pos, line0, line1)
+        self.frames = frames;
+        pos
     }
+}
+
+/// One column's pass in [`TabWriter::format`]: lines `line0..line1` remain to be
+/// written, and `this` is how far the search for the next block has got.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    line0: usize,
+    this: usize,
+    line1: usize,
 }

@@ -10,9 +10,10 @@ use crate::token::Token;
 
 pub(crate) struct Walker<'a, 'p> {
     pub(crate) p: Printer<'a>,
-    pub(crate) src: &'a str,
-    pub(crate) opts: &'p PrintOptions,
-    /// Reused for dotted block names so that printing allocates nothing per block.
+    src: &'a str,
+    opts: &'p PrintOptions,
+    /// Reused for dotted block names and quoted keys and labels, so that printing
+    /// allocates nothing per block.
     scratch: String,
 }
 
@@ -130,15 +131,14 @@ impl<'a, 'p> Walker<'a, 'p> {
     }
 
     fn walk_attribute(&mut self, a: &Attribute) {
-        self.p.set_pos(a.name.span.start);
-        self.p.text(a.name.text(self.src), Token::Ident);
+        self.p
+            .text_at(a.name.span.start, a.name.text(self.src), Token::Ident);
         self.p.ws(Ws::VTab);
         self.p.token(Token::Assign);
         self.p.ws(Ws::Blank);
         if let Expr::Literal(l) = &a.value {
             if self.opts.is_secret(a.name.text(self.src)) {
-                self.p.set_pos(l.span.start);
-                self.p.text("\"(secret)\"", l.kind);
+                self.p.text_at(l.span.start, "\"(secret)\"", l.kind);
                 return;
             }
         }
@@ -154,9 +154,11 @@ impl<'a, 'p> Walker<'a, 'p> {
             self.scratch
                 .push_str(self.src.get(frag.span.range()).unwrap_or(""));
         }
-        self.p
-            .set_pos(b.name.first().map_or(0, |frag| frag.span.start));
-        self.p.text(&self.scratch, Token::Ident);
+        self.p.text_at(
+            b.name.first().map_or(0, |frag| frag.span.start),
+            &self.scratch,
+            Token::Ident,
+        );
 
         if let Some(label) = b.label {
             let inner = if label.len() >= 2 {
@@ -166,15 +168,13 @@ impl<'a, 'p> Walker<'a, 'p> {
             };
             if !inner.is_empty() {
                 self.p.ws(Ws::Blank);
-                self.p.set_pos(label.start);
                 self.quote_to_scratch(inner);
-                self.p.text(&self.scratch, Token::String);
+                self.p.text_at(label.start, &self.scratch, Token::String);
             }
         }
 
         self.p.ws(Ws::Blank);
-        self.p.set_pos(b.lcurly);
-        self.p.token(Token::LCurly);
+        self.p.token_at(b.lcurly, Token::LCurly);
         self.p.ws(Ws::Indent);
         if b.body.is_empty() {
             self.p.ws(Ws::Blank);
@@ -183,22 +183,19 @@ impl<'a, 'p> Walker<'a, 'p> {
             self.walk_stmts(&b.body);
         }
         self.p.ws(Ws::Unindent);
-        self.p.set_pos(b.rcurly);
-        self.p.token(Token::RCurly);
+        self.p.token_at(b.rcurly, Token::RCurly);
     }
 
     pub(crate) fn walk_expr(&mut self, e: &Expr) {
         match e {
             Expr::Literal(l) => {
-                self.p.set_pos(l.span.start);
                 let text = l.text(self.src);
-                self.p.text(&text, l.kind);
+                self.p.text_at(l.span.start, &text, l.kind);
             }
             Expr::Array(a) => self.walk_array(a),
             Expr::Object(o) => self.walk_object(o),
             Expr::Ident(i) => {
-                self.p.set_pos(i.span.start);
-                self.p.text(i.text(self.src), Token::Ident);
+                self.p.text_at(i.span.start, i.text(self.src), Token::Ident);
             }
             Expr::Access(a) => {
                 self.walk_expr(&a.value);
@@ -208,23 +205,19 @@ impl<'a, 'p> Walker<'a, 'p> {
             }
             Expr::Index(i) => {
                 self.walk_expr(&i.value);
-                self.p.set_pos(i.lbrack);
-                self.p.token(Token::LBrack);
+                self.p.token_at(i.lbrack, Token::LBrack);
                 self.walk_expr(&i.index);
-                self.p.set_pos(i.rbrack);
-                self.p.token(Token::RBrack);
+                self.p.token_at(i.rbrack, Token::RBrack);
             }
             Expr::Call(c) => self.walk_call(c),
             Expr::Unary(u) => {
-                self.p.set_pos(u.op_pos);
-                self.p.token(u.op);
+                self.p.token_at(u.op_pos, u.op);
                 self.walk_expr(&u.value);
             }
             Expr::Binary(b) => {
                 self.walk_expr(&b.left);
                 self.p.ws(Ws::Blank);
-                self.p.set_pos(b.op_pos);
-                self.p.token(b.op);
+                self.p.token_at(b.op_pos, b.op);
                 self.p.ws(Ws::Blank);
                 self.walk_expr(&b.right);
             }
@@ -238,8 +231,7 @@ impl<'a, 'p> Walker<'a, 'p> {
     }
 
     fn walk_array(&mut self, a: &ArrayExpr) {
-        self.p.set_pos(a.lbrack);
-        self.p.token(Token::LBrack);
+        self.p.token_at(a.lbrack, Token::LBrack);
         let mut prev = a.lbrack as i64;
         let n = a.elements.len();
         for (i, el) in a.elements.iter().enumerate() {
@@ -269,13 +261,11 @@ impl<'a, 'p> Walker<'a, 'p> {
             self.p.ws(Ws::Formfeed);
             self.p.ws(Ws::Unindent);
         }
-        self.p.set_pos(a.rbrack);
-        self.p.token(Token::RBrack);
+        self.p.token_at(a.rbrack, Token::RBrack);
     }
 
     fn walk_object(&mut self, o: &ObjectExpr) {
-        self.p.set_pos(o.lcurly);
-        self.p.token(Token::LCurly);
+        self.p.token_at(o.lcurly, Token::LCurly);
         self.p.ws(Ws::Indent);
         let mut prev = o.lcurly as i64;
         let n = o.fields.len();
@@ -300,12 +290,12 @@ impl<'a, 'p> Walker<'a, 'p> {
             };
             // Upstream measures the key without its quotes.
             prev = start + key.len() as i64 - 1;
-            self.p.set_pos(field.name.start);
             if field.quoted {
                 self.quote_to_scratch(key);
-                self.p.text(&self.scratch, Token::String);
+                self.p
+                    .text_at(field.name.start, &self.scratch, Token::String);
             } else {
-                self.p.text(key, Token::Ident);
+                self.p.text_at(field.name.start, key, Token::Ident);
             }
             self.p.ws(Ws::VTab);
             self.p.token(Token::Assign);
@@ -320,8 +310,7 @@ impl<'a, 'p> Walker<'a, 'p> {
             self.p.ws(Ws::Formfeed);
         }
         self.p.ws(Ws::Unindent);
-        self.p.set_pos(o.rcurly);
-        self.p.token(Token::RCurly);
+        self.p.token_at(o.rcurly, Token::RCurly);
     }
 
     fn walk_call(&mut self, c: &CallExpr) {
