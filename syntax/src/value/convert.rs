@@ -285,6 +285,35 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Structural identity, for change detection (the runtime's "did the exports really
+/// change?"), not for the language's `==`: number kinds must match and floats compare
+/// by bits (so NaN is identical to itself and `3` is not identical to `3.0`), a
+/// function is identical to itself (same implementation), secrets compare by content.
+pub fn values_identical(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x, y) {
+            (Number::Int(p), Number::Int(q)) => p == q,
+            (Number::Uint(p), Number::Uint(q)) => p == q,
+            (Number::Float(p), Number::Float(q)) => p.to_bits() == q.to_bits(),
+            _ => false,
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            Arc::ptr_eq(x, y)
+                || (x.len() == y.len()
+                    && x.iter().zip(y.iter()).all(|(p, q)| values_identical(p, q)))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            Arc::ptr_eq(x, y)
+                || (x.len() == y.len()
+                    && x.iter()
+                        .zip(y.iter())
+                        .all(|((k, v), (l, w))| k == l && values_identical(v, w)))
+        }
+        (Value::Function(f), Value::Function(g)) => Arc::ptr_eq(&f.call, &g.call),
+        _ => values_equal(a, b),
+    }
+}
+
 /// The secret unwrapping that `+` and the comparisons apply before looking at types
 /// (§4.7), decided by the left operand. Values that need no change are returned as
 /// they are.
@@ -382,6 +411,19 @@ mod tests {
         assert!(matches!(v, Value::Number(Number::Uint(44))));
         let v = decode(&Value::int(-1), &Target::Int(8)).unwrap();
         assert!(matches!(v, Value::Number(Number::Int(-1))));
+    }
+
+    #[test]
+    fn identity_is_stricter_than_equality() {
+        assert!(values_equal(&Value::int(3), &Value::float(3.0)));
+        assert!(!values_identical(&Value::int(3), &Value::float(3.0)));
+        assert!(values_identical(
+            &Value::float(f64::NAN),
+            &Value::float(f64::NAN)
+        ));
+        let f = Value::Function(super::super::Function::new("f", |_| Ok(Value::Null)));
+        assert!(!values_equal(&f, &f));
+        assert!(values_identical(&f, &f.clone()));
     }
 
     #[test]

@@ -16,7 +16,8 @@ pub mod render;
 
 pub use convert::{
     decode, to_array_target, to_bool_target, to_number_target, to_object_target,
-    to_optional_secret_target, to_secret_target, to_string_target, values_equal, Target,
+    to_optional_secret_target, to_secret_target, to_string_target, values_equal, values_identical,
+    Target,
 };
 pub use duration::{format_go_duration, parse_go_duration, to_duration_target};
 pub use number::NumberKind;

@@ -141,8 +141,9 @@ impl Number {
         if other.is_zero() {
             return None;
         }
-        // The fitted divisor can still be zero: uint 2^64 fitted with a float is not,
-        // but an int fitted from a uint never changes zero-ness, so this is safe.
+        // Fitting never turns a non-zero divisor into zero (a uint read as an int keeps
+        // its bits; an integer read as a float stays non-zero), so the zero fallbacks
+        // below are unreachable; they only spare us a panic path.
         Some(self.arith(
             other,
             |a, b| a.checked_div(b).unwrap_or(0),
