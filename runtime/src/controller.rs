@@ -18,7 +18,7 @@ use crate::schema::check_body;
 use crate::source::SourceFile;
 use alloy_syntax::ast::{Block, Stmt};
 use alloy_syntax::eval::{Layered, Scope};
-use alloy_syntax::value::{values_equal, Value};
+use alloy_syntax::value::{values_identical, Value};
 use alloy_syntax::{Diagnostic, Span};
 use petgraph::graph::NodeIndex;
 use std::collections::{BTreeSet, HashMap};
@@ -655,7 +655,7 @@ fn exports_sink(
         };
         let changed = {
             let mut state = node.lock_state();
-            if values_equal(&state.exports, &value) {
+            if values_identical(&state.exports, &value) {
                 false
             } else {
                 state.exports = value;
