@@ -333,6 +333,10 @@ impl<'s> Evaluator<'s> {
     /// their length costs no stack; the order of evaluation is unchanged.
     #[inline(never)]
     fn binary(&mut self, b: &ast::BinaryExpr) -> Result<Value, EvalError> {
+        if !matches!(b.left, Expr::Binary(_)) {
+            let l = self.expr(&b.left)?;
+            return self.apply(b, l);
+        }
         let mut spine = vec![b];
         let mut leftmost = &b.left;
         while let Expr::Binary(inner) = leftmost {
@@ -341,20 +345,26 @@ impl<'s> Evaluator<'s> {
         }
         let mut acc = self.expr(leftmost)?;
         for node in spine.into_iter().rev() {
-            let r = self.expr(&node.right)?;
-            acc = ops::binary_op(&acc, node.op, &r).map_err(|e| {
-                let (value, at) = match e.operand {
-                    ops::Operand::Left => (&acc, &node.left),
-                    ops::Operand::Right => (&r, &node.right),
-                };
-                let mut err = self.about(e.error, value, at);
-                if err.message.ends_with(" divide by zero error") {
-                    err.code = "alloy::eval::divide_by_zero";
-                }
-                err
-            })?;
+            acc = self.apply(node, acc)?;
         }
         Ok(acc)
+    }
+
+    /// Evaluates the right operand of `node` and applies its operator to `l`, the value
+    /// of its left operand.
+    fn apply(&mut self, node: &ast::BinaryExpr, l: Value) -> Result<Value, EvalError> {
+        let r = self.expr(&node.right)?;
+        ops::binary_op(&l, node.op, &r).map_err(|e| {
+            let (value, at) = match e.operand {
+                ops::Operand::Left => (&l, &node.left),
+                ops::Operand::Right => (&r, &node.right),
+            };
+            let mut err = self.about(e.error, value, at);
+            if err.message.ends_with(" divide by zero error") {
+                err.code = "alloy::eval::divide_by_zero";
+            }
+            err
+        })
     }
 
     #[inline(never)]
