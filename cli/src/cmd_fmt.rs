@@ -2,7 +2,7 @@
 //! (`-w`) or checks it (`-t`), with upstream `alloy fmt`'s messages and exit statuses
 //! (CLI-AND-HTTP.md §2).
 
-use crate::diagnostics::{DiagnosticsFormat, Printer, Sources};
+use crate::diagnostics::{stderr_wants_color, DiagnosticsFormat, Printer, Sources};
 use anyhow::{anyhow, bail, Result};
 use std::ffi::OsString;
 use std::fs;
@@ -39,13 +39,17 @@ pub struct FmtArgs {
     test: bool,
 }
 
-/// Runs `fmt`. Parse errors are printed here in `format` (upstream's one-line form by
-/// default); every other failure is returned for `main` to print.
+/// Runs `fmt`. Parse errors are printed here in `format` (the plain layout with source
+/// lines by default, where upstream prints one line each: pointing at the code is the
+/// point); every other failure is returned for `main` to print.
 pub fn run(args: &FmtArgs, format: Option<DiagnosticsFormat>) -> Result<()> {
     if args.write && args.test {
         bail!("cannot use -w/--write and -t/--test at the same time");
     }
-    let printer = Printer::for_stderr(format.unwrap_or(DiagnosticsFormat::Short));
+    let printer = Printer::new(
+        format.unwrap_or(DiagnosticsFormat::Plain),
+        stderr_wants_color(),
+    );
     match args.file.as_deref() {
         None => format_stdin(args, &printer),
         Some(f) if f == "-" => format_stdin(args, &printer),
@@ -131,20 +135,34 @@ fn finish(
 
 /// Replaces the contents of `path` with `data` so that readers see either the old or
 /// the new file, never a half-written one: write a temporary file beside it with the
-/// same permissions, then rename it over the original. A symlink is followed, so the
-/// link stays and its target gets the new contents.
+/// same permissions (and, where allowed, owner), then rename it over the original. A
+/// symlink is followed, so the link stays and its target gets the new contents.
 fn write_atomically(path: &Path, meta: &fs::Metadata, data: &[u8]) -> io::Result<()> {
+    // Upstream opens the file for writing, so a file we may not write is refused even
+    // when its directory would let us replace it. Opening without truncating checks
+    // exactly that and changes nothing.
+    drop(fs::OpenOptions::new().write(true).open(path)?);
     let target = match fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => fs::canonicalize(path)?,
         _ => path.to_path_buf(),
     };
     let tmp = temp_path(&target);
     let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        // Owner-only until the final permissions are set: configs often hold secrets,
+        // and the temporary file must not be readable by others in between.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp)?;
         file.write_all(data)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            // Only root may give a file away; for everyone else the owner is already
+            // right or cannot be kept, and the rewrite goes ahead either way.
+            let _ = std::os::unix::fs::fchown(&file, Some(meta.uid()), Some(meta.gid()));
+        }
         file.set_permissions(meta.permissions())?;
         file.sync_all()?;
         drop(file);

@@ -4,7 +4,10 @@
 //! function returning `anyhow::Result`. Errors are printed here, once, as upstream's
 //! cobra does (`Error: <message>` on stderr, exit status 1).
 
+mod cmd_eval;
 mod cmd_fmt;
+mod cmd_run;
+mod cmd_validate;
 mod diagnostics;
 mod version;
 
@@ -25,9 +28,8 @@ struct Cli {
     #[arg(short = 'v', long = "version")]
     version: bool,
 
-    /// How diagnostics are printed: `plain` (upstream's layout with source lines),
-    /// `fancy` (miette's graphical report) or `short` (one `FILE:LINE:COL: message`
-    /// line each). Defaults to what upstream prints for the command.
+    /// How to print diagnostics: `plain` (upstream's layout with source lines, the
+    /// default), `fancy` (miette) or `short` (one `FILE:LINE:COL: message` line each).
     #[arg(
         long = "diagnostics.format",
         global = true,
@@ -40,13 +42,19 @@ struct Cli {
     command: Option<Command>,
 }
 
-/// The subcommands. `run`, `validate`, `eval` and `convert` slot in here, each with
-/// its own `cmd_*.rs`.
+/// The subcommands, each in its own `cmd_*.rs`.
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Format a configuration file.
     #[command(visible_alias = "format", long_about = cmd_fmt::LONG_ABOUT)]
     Fmt(cmd_fmt::FmtArgs),
+    /// Run a configuration: build its components and keep them running, reloading on
+    /// SIGHUP or when the configuration changes.
+    Run(cmd_run::RunArgs),
+    /// Check a configuration without running it; reports every problem at once.
+    Validate(cmd_validate::ValidateArgs),
+    /// Evaluate one expression with the standard library and print its value.
+    Eval(cmd_eval::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,8 +63,15 @@ fn main() -> ExitCode {
         print!("{}", version::text());
         return ExitCode::SUCCESS;
     }
+    diagnostics::install_miette_hook(
+        cli.diagnostics_format.unwrap_or(DiagnosticsFormat::Plain),
+        diagnostics::stderr_wants_color(),
+    );
     let result = match cli.command {
         Some(Command::Fmt(args)) => cmd_fmt::run(&args, cli.diagnostics_format),
+        Some(Command::Run(args)) => cmd_run::run(&args, cli.diagnostics_format),
+        Some(Command::Validate(args)) => cmd_validate::run(&args, cli.diagnostics_format),
+        Some(Command::Eval(args)) => cmd_eval::run(&args, cli.diagnostics_format),
         None => {
             // Upstream prints the usage and succeeds when no subcommand is given.
             let _ = Cli::command().write_help(&mut std::io::stderr());

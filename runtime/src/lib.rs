@@ -14,3 +14,4 @@ pub mod graph;
 pub mod refs;
 pub mod schema;
 pub mod source;
+pub mod validate;

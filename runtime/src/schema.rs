@@ -5,6 +5,8 @@
 //! decoding at run time runs the same checks first, so both report the same errors.
 
 use alloy_syntax::ast::{Block, Body, Stmt};
+use alloy_syntax::eval::{eval_expr, EmptyScope};
+use alloy_syntax::value::{self, Target, ValueError};
 use alloy_syntax::{Diagnostic, Span};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -233,6 +235,337 @@ fn check_label(
     };
     diags.push(Diagnostic::error(CODE_SCHEMA, file, span, message));
 }
+
+/// Checks attribute values that are known without evaluation (no references) against
+/// their declared types: `forward_to = "wrong"` gives `expected array, got string` at
+/// the value. Upstream only does this for literals; constant expressions such as
+/// `"1" + "0s"` are checked too, since their value is just as certain.
+pub fn check_values(
+    file: &Arc<str>,
+    src: &str,
+    body: &Body,
+    schema: &Schema,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for stmt in body {
+        match stmt {
+            Stmt::Attribute(attr) => {
+                let Some(spec) = schema.attr(attr.name.text(src)) else {
+                    continue;
+                };
+                let mut refs = Vec::new();
+                crate::refs::expr_traversals(&attr.value, &mut refs);
+                if !refs.is_empty() {
+                    continue;
+                }
+                // Evaluation errors of constant expressions are the evaluator's to
+                // report at run time with full decoration; only types are checked here.
+                let Ok(v) = eval_expr(&attr.value, src, &EmptyScope) else {
+                    continue;
+                };
+                if let Some(message) = type_problem(&v, spec.ty) {
+                    diags.push(Diagnostic::error(
+                        CODE_SCHEMA,
+                        file,
+                        attr.value.span(),
+                        message,
+                    ));
+                }
+            }
+            Stmt::Block(inner) => {
+                if let Some(spec) = schema.block(&inner.name_text(src)) {
+                    check_values(file, src, &inner.body, spec.schema, diags);
+                }
+            }
+        }
+    }
+}
+
+/// Why `v` does not fit `ty`, in the validator's words.
+fn type_problem(v: &value::Value, ty: Ty) -> Option<String> {
+    if let Ty::Duration = ty {
+        let text = match value::to_string_target(v) {
+            Ok(text) => text,
+            Err(err) => return Some(type_message(&err)),
+        };
+        return crate::duration::GoDuration::parse(&text).err();
+    }
+    let target = target_of(ty)?;
+    value::decode(v, &target).err().map(|e| type_message(&e))
+}
+
+fn type_message(err: &ValueError) -> String {
+    match err {
+        ValueError::Type {
+            expected, actual, ..
+        } => format!("expected {expected}, got {actual}"),
+        ValueError::Element { inner, .. }
+        | ValueError::Field { inner, .. }
+        | ValueError::Arg { inner, .. } => type_message(inner),
+        other => other.to_string(),
+    }
+}
+
+/// The value-model target for a schema type; `None` where nothing can be checked
+/// without the host (capsules) or where anything goes.
+fn target_of(ty: Ty) -> Option<Target> {
+    Some(match ty {
+        Ty::Any | Ty::Capsule(_) | Ty::Duration => return None,
+        Ty::String => Target::String,
+        Ty::Bool => Target::Bool,
+        Ty::Int => Target::Int(64),
+        Ty::Uint => Target::Uint(64),
+        Ty::Float => Target::Float64,
+        Ty::Secret => Target::Secret,
+        Ty::OptionalSecret => Target::OptionalSecret,
+        Ty::Array(elem) => Target::Array(Box::new(target_of(*elem).unwrap_or(Target::Any))),
+        Ty::Map(elem) => Target::Map(Box::new(target_of(*elem).unwrap_or(Target::Any))),
+    })
+}
+
+/// The shared HTTP client settings (COMPONENTS.md conventions), as a `client` block.
+pub static HTTP_CLIENT_BLOCKS: &[BlockSpec] = &[BlockSpec {
+    name: "client",
+    schema: &HTTP_CLIENT,
+    required: false,
+    repeat: Repeat::Once,
+}];
+
+/// The shared HTTP client: auth, TLS and proxy settings.
+pub static HTTP_CLIENT: Schema = Schema {
+    label: LabelRule::Forbidden,
+    attrs: &[
+        Attr {
+            name: "bearer_token",
+            ty: Ty::Secret,
+            required: false,
+        },
+        Attr {
+            name: "bearer_token_file",
+            ty: Ty::String,
+            required: false,
+        },
+        Attr {
+            name: "enable_http2",
+            ty: Ty::Bool,
+            required: false,
+        },
+        Attr {
+            name: "follow_redirects",
+            ty: Ty::Bool,
+            required: false,
+        },
+        Attr {
+            name: "proxy_url",
+            ty: Ty::String,
+            required: false,
+        },
+        Attr {
+            name: "no_proxy",
+            ty: Ty::String,
+            required: false,
+        },
+        Attr {
+            name: "proxy_from_environment",
+            ty: Ty::Bool,
+            required: false,
+        },
+        Attr {
+            name: "proxy_connect_header",
+            ty: Ty::Map(&Ty::Array(&Ty::Secret)),
+            required: false,
+        },
+        Attr {
+            name: "http_headers",
+            ty: Ty::Map(&Ty::Array(&Ty::Secret)),
+            required: false,
+        },
+    ],
+    blocks: &[
+        BlockSpec {
+            name: "basic_auth",
+            schema: &BASIC_AUTH,
+            required: false,
+            repeat: Repeat::Once,
+        },
+        BlockSpec {
+            name: "authorization",
+            schema: &AUTHORIZATION,
+            required: false,
+            repeat: Repeat::Once,
+        },
+        BlockSpec {
+            name: "oauth2",
+            schema: &OAUTH2,
+            required: false,
+            repeat: Repeat::Once,
+        },
+        BlockSpec {
+            name: "tls_config",
+            schema: &TLS_CONFIG,
+            required: false,
+            repeat: Repeat::Once,
+        },
+    ],
+    free_form: false,
+};
+
+pub static BASIC_AUTH: Schema = Schema {
+    label: LabelRule::Forbidden,
+    attrs: &[
+        Attr {
+            name: "username",
+            ty: Ty::String,
+            required: false,
+        },
+        Attr {
+            name: "password",
+            ty: Ty::Secret,
+            required: false,
+        },
+        Attr {
+            name: "password_file",
+            ty: Ty::String,
+            required: false,
+        },
+    ],
+    blocks: &[],
+    free_form: false,
+};
+
+pub static AUTHORIZATION: Schema = Schema {
+    label: LabelRule::Forbidden,
+    attrs: &[
+        Attr {
+            name: "type",
+            ty: Ty::String,
+            required: false,
+        },
+        Attr {
+            name: "credentials",
+            ty: Ty::Secret,
+            required: false,
+        },
+        Attr {
+            name: "credentials_file",
+            ty: Ty::String,
+            required: false,
+        },
+    ],
+    blocks: &[],
+    free_form: false,
+};
+
+pub static TLS_CONFIG: Schema = Schema {
+    label: LabelRule::Forbidden,
+    attrs: &[
+        Attr {
+            name: "ca_pem",
+            ty: Ty::String,
+            required: false,
+        },
+        Attr {
+            name: "ca_file",
+            ty: Ty::String,
+            required: false,
+        },
+        Attr {
+            name: "cert_pem",
+            ty: Ty::String,
+            required: false,
+        },
+        Attr {
+            name: "cert_file",
+            ty: Ty::String,
+            required: false,
+        },
+        Attr {
+            name: "key_pem",
+            ty: Ty::Secret,
+            required: false,
+        },
+        Attr {
+            name: "key_file",
+            ty: Ty::String,
+            required: false,
+        },
+        Attr {
+            name: "server_name",
+            ty: Ty::String,
+            required: false,
+        },
+        Attr {
+            name: "insecure_skip_verify",
+            ty: Ty::Bool,
+            required: false,
+        },
+        Attr {
+            name: "min_version",
+            ty: Ty::String,
+            required: false,
+        },
+    ],
+    blocks: &[],
+    free_form: false,
+};
+
+pub static OAUTH2: Schema = Schema {
+    label: LabelRule::Forbidden,
+    attrs: &[
+        Attr {
+            name: "client_id",
+            ty: Ty::String,
+            required: false,
+        },
+        Attr {
+            name: "client_secret",
+            ty: Ty::Secret,
+            required: false,
+        },
+        Attr {
+            name: "client_secret_file",
+            ty: Ty::String,
+            required: false,
+        },
+        Attr {
+            name: "scopes",
+            ty: Ty::Array(&Ty::String),
+            required: false,
+        },
+        Attr {
+            name: "token_url",
+            ty: Ty::String,
+            required: false,
+        },
+        Attr {
+            name: "endpoint_params",
+            ty: Ty::Map(&Ty::String),
+            required: false,
+        },
+        Attr {
+            name: "proxy_url",
+            ty: Ty::String,
+            required: false,
+        },
+        Attr {
+            name: "no_proxy",
+            ty: Ty::String,
+            required: false,
+        },
+        Attr {
+            name: "proxy_from_environment",
+            ty: Ty::Bool,
+            required: false,
+        },
+    ],
+    blocks: &[BlockSpec {
+        name: "tls_config",
+        schema: &TLS_CONFIG,
+        required: false,
+        repeat: Repeat::Once,
+    }],
+    free_form: false,
+};
 
 #[cfg(test)]
 mod tests {

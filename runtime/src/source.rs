@@ -17,12 +17,9 @@ pub struct SourceFile {
 /// Why a configuration could not be read at all (before any parsing).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("reading {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    // The I/O error is part of the message, not a `source`, so it prints once.
+    #[error("reading {path}: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("{path}: configuration is encoded with {encoding} but must be utf8")]
     WrongEncoding {
         path: String,
@@ -36,9 +33,9 @@ pub enum LoadError {
 /// the file itself, or every `*.alloy` file directly inside the directory (no
 /// recursion) in lexicographic order of path, as upstream.
 pub fn config_paths(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
-    let io = |source| LoadError::Io {
+    let io = |error| LoadError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     };
     let meta = std::fs::metadata(path).map_err(io)?;
     if !meta.is_dir() {
@@ -92,9 +89,9 @@ pub fn load(path: &Path) -> Result<(Vec<SourceFile>, Vec<Diagnostic>), LoadError
     let mut named = Vec::new();
     for p in config_paths(path)? {
         let name = p.display().to_string();
-        let bytes = std::fs::read(&p).map_err(|source| LoadError::Io {
+        let bytes = std::fs::read(&p).map_err(|error| LoadError::Io {
             path: name.clone(),
-            source,
+            error,
         })?;
         named.push((name, bytes));
     }

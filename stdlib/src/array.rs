@@ -110,8 +110,14 @@ pub(crate) fn combine_maps(args: &[Value]) -> Result<Value, ValueError> {
         Some(other) => return Err(ValueError::type_mismatch(other, "bool").in_arg(3)),
     };
 
+    // Upstream passes unmatched left elements through as they were (a capsule stays a
+    // capsule), but merges their object forms.
+    let originals: &[Value] = match &args[0] {
+        Value::Array(items) => items,
+        _ => &[],
+    };
     let mut out = Vec::new();
-    for l in &left {
+    for (l, original) in left.iter().zip(originals) {
         for r in &right {
             let joins = keys.iter().all(|k| match (l.get(&**k), r.get(&**k)) {
                 (Some(a), Some(b)) => strict_equal(a, b),
@@ -122,7 +128,7 @@ pub(crate) fn combine_maps(args: &[Value]) -> Result<Value, ValueError> {
                 merged.extend(r.iter().map(|(k, v)| (k.clone(), v.clone())));
                 out.push(Value::object(merged));
             } else if keep_unmatched {
-                out.push(Value::Object(l.clone()));
+                out.push(original.clone());
             }
         }
     }
@@ -164,7 +170,7 @@ pub(crate) fn group_by(args: &[Value]) -> Result<Value, ValueError> {
                 order.push(group);
                 Vec::new()
             })
-            .push(item.clone());
+            .push(Value::Object(obj));
     }
     let out = order
         .into_iter()

@@ -2,9 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
 
-use alloy_syntax::value::{Capsule, HostValue, Number, Value, ValueError};
+use alloy_syntax::value::{Capsule, Number, Value, ValueError};
 
 use crate::args::{self, Entry};
 
@@ -23,125 +22,11 @@ pub(crate) const ENTRIES: &[Entry] = &[
 // ---- JSON ----
 
 /// `encoding.from_json(string)`: Go's `encoding/json` into "any", so every number is
-/// a float. Errors reuse Go's texts where serde_json's error can be mapped to them.
+/// a float, with Go's error texts.
 pub(crate) fn from_json(args: &[Value]) -> Result<Value, ValueError> {
     args::fixed::<1>(args)?;
     let text = args::string(args, 0)?;
-    let parsed: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| ValueError::message(go_json_error(&text, &e)))?;
-    Ok(json_to_value(&parsed, true))
-}
-
-/// Converts parsed JSON. `all_floats` follows Go's `encoding/json`; otherwise integers
-/// stay integers, as the `ojg` parser behind `json_path` keeps them.
-pub(crate) fn json_to_value(v: &serde_json::Value, all_floats: bool) -> Value {
-    match v {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => {
-            if !all_floats {
-                if let Some(i) = n.as_i64() {
-                    return Value::int(i);
-                }
-                if let Some(u) = n.as_u64() {
-                    return Value::uint(u);
-                }
-            }
-            Value::float(n.as_f64().unwrap_or(f64::NAN))
-        }
-        serde_json::Value::String(s) => Value::string(s.as_str()),
-        serde_json::Value::Array(items) => Value::array(
-            items
-                .iter()
-                .map(|item| json_to_value(item, all_floats))
-                .collect(),
-        ),
-        serde_json::Value::Object(map) => Value::object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), json_to_value(v, all_floats)))
-                .collect(),
-        ),
-    }
-}
-
-/// Rewrites a serde_json error in the words of Go's JSON scanner
-/// (`invalid character 'x' looking for beginning of value`, ...).
-pub(crate) fn go_json_error(text: &str, err: &serde_json::Error) -> String {
-    if err.is_eof() {
-        return "unexpected end of JSON input".into();
-    }
-    let msg = err.to_string();
-    // The offending character: serde_json reports its 1-based line and column.
-    let offending = text
-        .lines()
-        .nth(err.line().saturating_sub(1))
-        .and_then(|line| line.get(err.column().saturating_sub(1)..))
-        .and_then(|rest| rest.chars().next());
-    let context = if msg.starts_with("expected value") || msg.starts_with("expected ident") {
-        "looking for beginning of value"
-    } else if msg.starts_with("trailing characters") {
-        "after top-level value"
-    } else if msg.starts_with("key must be a string") {
-        "looking for beginning of object key string"
-    } else if msg.starts_with("expected `:`") {
-        "after object key"
-    } else if msg.starts_with("expected `,` or `}`") {
-        "after object key:value pair"
-    } else if msg.starts_with("expected `,` or `]`") {
-        "after array element"
-    } else if msg.starts_with("invalid escape") {
-        "in string escape code"
-    } else if msg.starts_with("control character") {
-        "in string literal"
-    } else if msg.starts_with("invalid number") {
-        "in numeric literal"
-    } else if msg.starts_with("number out of range") {
-        let number: String = text
-            .get(..byte_offset(text, err.line(), err.column()))
-            .unwrap_or_default()
-            .chars()
-            .rev()
-            .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        return format!("json: cannot unmarshal number {number} into Go value of type float64");
-    } else {
-        return strip_position(&msg);
-    };
-    match offending {
-        Some(c) => format!("invalid character {} {context}", quote_char(c)),
-        None => "unexpected end of JSON input".into(),
-    }
-}
-
-fn byte_offset(text: &str, line: usize, column: usize) -> usize {
-    let line_start: usize = text
-        .split_inclusive('\n')
-        .take(line.saturating_sub(1))
-        .map(str::len)
-        .sum();
-    (line_start + column).min(text.len())
-}
-
-fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
-    }
-}
-
-/// Go's `quoteChar` in `encoding/json`: `'x'`, with `\'` and `"` special-cased.
-fn quote_char(c: char) -> String {
-    match c {
-        '\'' => r"'\''".into(),
-        '"' => "'\"'".into(),
-        c => {
-            let q = crate::string::format::quote(&c.to_string(), '"', false);
-            format!("'{}'", &q[1..q.len() - 1])
-        }
-    }
+    crate::json::parse(&text, true).map_err(ValueError::message)
 }
 
 /// `encoding.to_json(object)`: Go's `json.Marshal` of a map: compact, keys sorted,
@@ -265,101 +150,15 @@ fn write_json_string(out: &mut String, s: &str) {
 
 // ---- YAML ----
 
-/// A YAML mapping with keys that are not all strings. Go decodes it into
-/// `map[interface{}]interface{}`, which Alloy can only carry as a capsule.
-struct YamlMap(Vec<(String, Value)>);
-
-impl HostValue for YamlMap {
-    fn type_name(&self) -> &str {
-        "map[interface {}]interface {}"
-    }
-
-    fn equals(&self, other: &dyn HostValue) -> bool {
-        other.as_any().downcast_ref::<YamlMap>().is_some_and(|o| {
-            o.0.len() == self.0.len()
-                && o.0
-                    .iter()
-                    .zip(&self.0)
-                    .all(|(a, b)| a.0 == b.0 && alloy_syntax::value::values_equal(&a.1, &b.1))
-        })
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-}
-
 /// `encoding.from_yaml(string)`: the first document, integers as ints, floats as
-/// floats, string-keyed mappings as objects.
+/// floats, string-keyed mappings as objects, as Go's yaml.v3 decodes into "any".
+/// Known differences, from serde_norway's YAML 1.2 reading: the YAML 1.1 forms that
+/// yaml.v3 still resolves as numbers (`1_000`, octal `0777`) stay strings, and error
+/// texts can differ.
 pub(crate) fn from_yaml(args: &[Value]) -> Result<Value, ValueError> {
-    use serde::Deserialize as _;
     args::fixed::<1>(args)?;
     let text = args::string(args, 0)?;
-    // Go's yaml.Unmarshal reads only the first document of a stream.
-    let Some(doc) = serde_norway::Deserializer::from_str(&text).next() else {
-        return Ok(Value::Null);
-    };
-    let mut parsed = serde_norway::Value::deserialize(doc).map_err(yaml_error)?;
-    parsed.apply_merge().map_err(yaml_error)?;
-    Ok(yaml_to_value(&parsed))
-}
-
-/// Go's yaml.v3 wording: `yaml: line N: problem`. Both libraries report libyaml's
-/// problem texts; serde_norway appends positions, which we move to the front.
-fn yaml_error(err: serde_norway::Error) -> ValueError {
-    let msg = err.to_string();
-    let problem = msg.split(" at line ").next().unwrap_or(&msg);
-    match err.location() {
-        Some(loc) => ValueError::message(format!("yaml: line {}: {problem}", loc.line())),
-        None => ValueError::message(format!("yaml: {problem}")),
-    }
-}
-
-fn yaml_to_value(v: &serde_norway::Value) -> Value {
-    use serde_norway::Value as Y;
-    match v {
-        Y::Null => Value::Null,
-        Y::Bool(b) => Value::Bool(*b),
-        Y::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::int(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::uint(u)
-            } else {
-                Value::float(n.as_f64().unwrap_or(f64::NAN))
-            }
-        }
-        Y::String(s) => Value::string(s.as_str()),
-        Y::Sequence(items) => Value::array(items.iter().map(yaml_to_value).collect()),
-        Y::Mapping(map) => {
-            if map.keys().all(|k| matches!(k, Y::String(_))) {
-                Value::object(
-                    map.iter()
-                        .filter_map(|(k, v)| match k {
-                            Y::String(k) => Some((k.clone(), yaml_to_value(v))),
-                            _ => None,
-                        })
-                        .collect(),
-                )
-            } else {
-                let entries = map
-                    .iter()
-                    .map(|(k, v)| (yaml_key_text(k), yaml_to_value(v)))
-                    .collect();
-                Value::Capsule(Capsule::Host(Arc::new(YamlMap(entries))))
-            }
-        }
-        Y::Tagged(tagged) => yaml_to_value(&tagged.value),
-    }
-}
-
-fn yaml_key_text(k: &serde_norway::Value) -> String {
-    match k {
-        serde_norway::Value::String(s) => s.clone(),
-        other => serde_norway::to_string(other)
-            .map(|s| s.trim_end().to_string())
-            .unwrap_or_default(),
-    }
+    crate::yaml::parse(&text).map_err(ValueError::message)
 }
 
 // ---- base64 ----
@@ -540,12 +339,12 @@ pub(crate) fn url_decode(args: &[Value]) -> Result<Value, ValueError> {
                     i += 3;
                 }
                 _ => {
-                    // Go quotes at most the three bytes starting at the bad escape.
-                    let bad: String = s[i..].chars().take(3).collect();
-                    let bad = String::from_utf8_lossy(&bad.as_bytes()[..bad.len().min(3)]);
+                    // Go quotes the (up to) three bytes from the bad escape, even when
+                    // that cuts a character in half.
+                    let bad = &b[i..(i + 3).min(b.len())];
                     return Err(ValueError::message(format!(
                         "invalid URL escape {}",
-                        crate::string::format::quote(&bad, '"', false)
+                        crate::string::format::quote_bytes(bad)
                     )));
                 }
             },
@@ -598,6 +397,10 @@ mod tests {
         assert!(matches!(v, Value::String(ref t) if &**t == "a+b%2Fc~%C3%A9"));
         assert_eq!(err(url_decode(&[s("%zz")])), "invalid URL escape \"%zz\"");
         assert_eq!(err(url_decode(&[s("ab%4")])), "invalid URL escape \"%4\"");
+        assert_eq!(
+            err(url_decode(&[s("%Gé")])),
+            "invalid URL escape \"%G\\xc3\""
+        );
     }
 
     #[test]

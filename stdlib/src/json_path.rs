@@ -12,16 +12,114 @@ pub(crate) fn json_path(args: &[Value]) -> Result<Value, ValueError> {
     args::fixed::<2>(args)?;
     let json = args::string(args, 0)?;
     let path = args::string(args, 1)?;
-    let path = JsonPath::parse(&rooted(&path)).map_err(|e| ValueError::message(e.to_string()))?;
-    let doc: serde_json::Value = serde_json::from_str(&json)
-        .map_err(|e| ValueError::message(crate::encoding::go_json_error(&json, &e)))?;
-    let found = path
-        .query(&doc)
-        .all()
-        .into_iter()
-        .map(|v| crate::encoding::json_to_value(v, false))
-        .collect();
+    let path = JsonPath::parse(&quote_names(&rooted(&path)))
+        .map_err(|e| ValueError::message(e.to_string()))?;
+    let doc = crate::json::parse(&json, false).map_err(ValueError::message)?;
+    let doc = to_serde(&doc);
+    let found = path.query(&doc).all().into_iter().map(from_serde).collect();
     Ok(Value::array(found))
+}
+
+/// ojg accepts dotted names that RFC 9535 does not (`.content-type`, `.0x`); such
+/// names outside brackets become bracketed string names (`['content-type']`).
+fn quote_names(path: &str) -> String {
+    let chars: Vec<(usize, char)> = path.char_indices().collect();
+    let mut out = String::with_capacity(path.len() + 8);
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut i = 0;
+    while i < chars.len() {
+        let (_, c) = chars[i];
+        if let Some(q) = quote {
+            if c == '\\' {
+                // An escape and the escaped character travel together.
+                out.push(c);
+                if let Some(&(_, next)) = chars.get(i + 1) {
+                    out.push(next);
+                }
+                i += 2;
+                continue;
+            }
+            if c == q {
+                quote = None;
+            }
+        } else if c == '\'' || c == '"' {
+            quote = Some(c);
+        } else if c == '[' {
+            depth += 1;
+        } else if c == ']' {
+            depth = depth.saturating_sub(1);
+        } else if c == '.' && depth == 0 {
+            let start = i + 1;
+            let mut end = start;
+            while end < chars.len() && !matches!(chars[end].1, '.' | '[' | ' ' | '*') {
+                end += 1;
+            }
+            let name: String = chars[start..end].iter().map(|&(_, ch)| ch).collect();
+            let plain = name.chars().enumerate().all(|(n, ch)| {
+                ch == '_'
+                    || ch.is_ascii_alphabetic()
+                    || !ch.is_ascii()
+                    || (n > 0 && ch.is_ascii_digit())
+            });
+            if !name.is_empty() && !plain {
+                out.push_str("['");
+                for ch in name.chars() {
+                    if ch == '\'' || ch == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(ch);
+                }
+                out.push_str("']");
+                i = end;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// The parsed document in the form `serde_json_path` queries. Only JSON values occur.
+fn to_serde(v: &Value) -> serde_json::Value {
+    use alloy_syntax::value::Number;
+    match v {
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Number(Number::Int(i)) => serde_json::Value::from(*i),
+        Value::Number(Number::Uint(u)) => serde_json::Value::from(*u),
+        Value::Number(Number::Float(f)) => serde_json::Value::from(*f),
+        Value::String(s) => serde_json::Value::String(s.to_string()),
+        Value::Array(items) => serde_json::Value::Array(items.iter().map(to_serde).collect()),
+        Value::Object(map) => {
+            serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), to_serde(v))).collect())
+        }
+        _ => serde_json::Value::Null,
+    }
+}
+
+/// A query result back as a value; integers stay integers, as ojg keeps them.
+fn from_serde(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::int(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::uint(u)
+            } else {
+                Value::float(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        serde_json::Value::String(s) => Value::string(s.as_str()),
+        serde_json::Value::Array(items) => Value::array(items.iter().map(from_serde).collect()),
+        serde_json::Value::Object(map) => Value::object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), from_serde(v)))
+                .collect(),
+        ),
+    }
 }
 
 /// ojg accepts paths without the `$` root; RFC 9535 does not.
@@ -65,6 +163,14 @@ mod tests {
         assert_eq!(query(doc, ".nope").unwrap(), "[]");
         assert_eq!(query("[1, 2, 3]", "[0:2]").unwrap(), "[Int(1), Int(2)]");
         assert!(query(doc, ".a[").is_err());
+        let dashed = r#"{"content-type": {"x.y": 1, "0a": 2}}"#;
+        assert_eq!(query(dashed, ".content-type['x.y']").unwrap(), "[Int(1)]");
+        assert_eq!(query(dashed, "$.content-type.0a").unwrap(), "[Int(2)]");
+        assert_eq!(query(dashed, "$..[?(@ == 2)]").unwrap(), "[Int(2)]");
+        assert_eq!(
+            quote_names("$.a.b-c[?(@.d == 'e.f-g')]"),
+            "$.a['b-c'][?(@.d == 'e.f-g')]"
+        );
         assert_eq!(
             query("{", ".a").unwrap_err(),
             "unexpected end of JSON input"

@@ -5,9 +5,10 @@
 //! falls back to after its own scope (§4.8). Each namespace is one file with a table
 //! of `(name, full name, fn)` entries: [`string`] (with Go's `Sprintf` in
 //! [`string::format`]), `encoding`, `array`, `sys`, `file`, `convert` and `constants`;
-//! `coalesce` and `json_path` live at the top level. [`args`] has the arity and
-//! conversion helpers every function uses. [`lint`] finds uses of deprecated and
-//! experimental functions in a syntax tree, for `alloy validate`.
+//! `coalesce` and `json_path` live at the top level. `args` has the arity and
+//! conversion helpers every function uses, and `json` reads JSON as Go does. [`lint`]
+//! finds uses of deprecated and experimental functions in a syntax tree, for
+//! `alloy validate`.
 
 mod args;
 mod array;
@@ -16,17 +17,21 @@ mod constants;
 mod convert;
 mod encoding;
 mod file;
+mod json;
 mod json_path;
 pub mod lint;
 pub mod string;
 mod sys;
+mod yaml;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use alloy_syntax::value::Value;
 
-pub use lint::{deprecation_warnings, experimental_uses, ExperimentalUse};
+pub use lint::{
+    deprecation_warnings, experimental_uses, expr_deprecation_warnings, ExperimentalUse,
+};
 
 /// Deprecated top-level names and their namespaced replacements (§5.3). They resolve
 /// to the very same functions.
@@ -55,6 +60,10 @@ pub const EXPERIMENTAL: &[&str] = &["array.combine_maps", "array.group_by"];
 /// The warning `alloy validate` prints for a deprecated name (§5.3).
 pub const DEPRECATION_MESSAGE: &str =
     "this stdlib function is deprecated; please refer to the documentation for updated usage and alternatives";
+
+/// The warning `alloy validate` gives when a reference's first name is both a
+/// component and a standard-library name (§10).
+pub const SHADOWING_MESSAGE: &str = "a component is shadowing an existing stdlib name";
 
 /// The replacement of a deprecated top-level alias, such as `sys.env` for `env`.
 pub fn deprecated_alias(name: &str) -> Option<&'static str> {
@@ -172,6 +181,13 @@ mod tests {
         }
         assert_eq!(deprecated_alias("coalesce"), None);
         assert!(is_experimental("array.group_by"));
+    }
+
+    #[test]
+    fn conformance_runner_knows_every_name() {
+        // The syntax crate's runner decides which cases need the stdlib by this list.
+        let names: Vec<&str> = Stdlib::new().names().collect();
+        assert_eq!(names, alloy_syntax::conformance::STDLIB_NAMES);
     }
 
     #[test]

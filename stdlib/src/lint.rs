@@ -24,19 +24,43 @@ pub fn deprecation_warnings(
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     walk_body(&file.body, &mut |expr| {
-        if let Expr::Ident(ident) = expr {
-            let name = ident.text(src);
-            if deprecated_alias(name).is_some() && !shadowed(name) {
-                out.push(Diagnostic::warning(
-                    DEPRECATED_CODE,
-                    file_name,
-                    ident.span,
-                    DEPRECATION_MESSAGE,
-                ));
-            }
-        }
+        deprecated_ident(expr, src, file_name, shadowed, &mut out);
     });
     out
+}
+
+/// [`deprecation_warnings`] for one expression.
+pub fn expr_deprecation_warnings(
+    expr: &Expr,
+    src: &str,
+    file_name: &Arc<str>,
+    shadowed: &dyn Fn(&str) -> bool,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    walk_expr(expr, &mut |e| {
+        deprecated_ident(e, src, file_name, shadowed, &mut out)
+    });
+    out
+}
+
+fn deprecated_ident(
+    expr: &Expr,
+    src: &str,
+    file_name: &Arc<str>,
+    shadowed: &dyn Fn(&str) -> bool,
+    out: &mut Vec<Diagnostic>,
+) {
+    if let Expr::Ident(ident) = expr {
+        let name = ident.text(src);
+        if deprecated_alias(name).is_some() && !shadowed(name) {
+            out.push(Diagnostic::warning(
+                DEPRECATED_CODE,
+                file_name,
+                ident.span,
+                DEPRECATION_MESSAGE,
+            ));
+        }
+    }
 }
 
 /// One reference to an experimental function: `array.combine_maps` spans both names.
@@ -142,6 +166,13 @@ mod tests {
             deprecation_warnings(&parsed.file, src, &name, &shadow_env).len(),
             1
         );
+        let (expr, _) = alloy_syntax::parse_expression("", "trim(join([], \"\"), x.env)");
+        let spans: Vec<_> =
+            expr_deprecation_warnings(&expr, "trim(join([], \"\"), x.env)", &name, &none)
+                .into_iter()
+                .map(|d| d.span)
+                .collect();
+        assert_eq!(spans, [Span::new(0, 4), Span::new(5, 9)]);
         let uses = experimental_uses(&parsed.file, src, &none);
         assert_eq!(uses.len(), 1);
         assert_eq!(&src[uses[0].span.range()], "array.combine_maps");

@@ -75,7 +75,8 @@ pub(crate) fn split(args: &[Value]) -> Result<Value, ValueError> {
 
 /// Go maps case one character to one character (simple case mapping). Rust's full
 /// mapping can produce several (`ß` → `SS`); those characters keep Go's result: the
-/// first character when lowering (`İ` → `i`), unchanged when raising.
+/// first character when lowering (`İ` → `i`), unchanged when raising, except the
+/// Greek letters with iota subscript, whose simple uppercase is the titlecase form.
 fn map_case(s: &str, upper: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -83,13 +84,25 @@ fn map_case(s: &str, upper: bool) -> String {
             let mut it = c.to_uppercase();
             match (it.next(), it.next()) {
                 (Some(u), None) => out.push(u),
-                _ => out.push(c),
+                _ => out.push(greek_iota_upper(c).unwrap_or(c)),
             }
         } else {
             out.push(c.to_lowercase().next().unwrap_or(c));
         }
     }
     out
+}
+
+/// Simple uppercase of the Greek letters with ypogegrammeni (U+1F80..U+1FF3), which
+/// full case mapping expands to two characters.
+fn greek_iota_upper(c: char) -> Option<char> {
+    let u = c as u32;
+    let mapped = match u {
+        0x1F80..=0x1F87 | 0x1F90..=0x1F97 | 0x1FA0..=0x1FA7 => u + 8,
+        0x1FB3 | 0x1FC3 | 0x1FF3 => u + 9,
+        _ => return None,
+    };
+    char::from_u32(mapped)
 }
 
 pub(crate) fn to_lower(args: &[Value]) -> Result<Value, ValueError> {
@@ -151,6 +164,7 @@ mod tests {
         assert_eq!(map_case("straße", true), "STRAßE");
         assert_eq!(map_case("İ", false), "i");
         assert_eq!(map_case("ΟΔΟΣ", false), "οδοσ");
+        assert_eq!(map_case("ᾀᾳῳ", true), "ᾈᾼῼ");
     }
 
     #[test]

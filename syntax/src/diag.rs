@@ -91,8 +91,20 @@ impl LineIndex {
         (start + col.saturating_sub(1)).min(self.len)
     }
 
+    /// Number of lines, counting the empty line after a final newline, as splitting
+    /// the text on `\n` does.
     pub fn line_count(&self) -> usize {
         self.starts.len()
+    }
+
+    /// Byte range of 1-based `line`, without its `\n`; `None` past the last line.
+    pub fn line_range(&self, line: usize) -> Option<std::ops::Range<usize>> {
+        let start = *self.starts.get(line.checked_sub(1)?)? as usize;
+        let end = match self.starts.get(line) {
+            Some(&next) => next as usize - 1,
+            None => self.len as usize,
+        };
+        Some(start..end)
     }
 }
 
@@ -213,6 +225,12 @@ impl SourceLookup for std::collections::HashMap<String, String> {
     }
 }
 
+impl SourceLookup for std::collections::HashMap<String, Arc<str>> {
+    fn source(&self, file: &str) -> Option<&str> {
+        self.get(file).map(|text| &**text)
+    }
+}
+
 impl<F: Fn(&str) -> Option<&'static str>> SourceLookup for F {
     fn source(&self, file: &str) -> Option<&str> {
         self(file)
@@ -220,7 +238,7 @@ impl<F: Fn(&str) -> Option<&'static str>> SourceLookup for F {
 }
 
 pub use render::{render, render_plain, RenderOptions};
-pub use report::{PlainReportHandler, SourcedDiagnostic};
+pub use report::{IndexedSource, PlainReportHandler, SourcedDiagnostic};
 
 mod render;
 mod report;

@@ -1,11 +1,20 @@
 //! The formatter: prints a parsed file in canonical form, byte-identical to upstream
 //! (LANGUAGE.md §7).
 //!
-//! Three stages, as upstream has them: the [`walker`] walks the tree and drives the
-//! token [`engine`], which interleaves comments and emits text with abstract
-//! whitespace (soft tabs, newlines, formfeeds); the [`tabwriter`] aligns cells into
-//! columns; the [`trimmer`] removes trailing blanks. Text streams through all three in
-//! chunks, so the only buffer the size of the file is the output itself.
+//! Three stages, as upstream has them: the `walker` walks the tree and drives the
+//! token printer (`engine`), which interleaves comments and emits text with abstract
+//! whitespace (soft tabs, newlines, formfeeds); the `tabwriter` aligns cells into
+//! columns; the `trimmer` removes trailing blanks. Text streams through all three
+//! token by token and cell by cell, so the only buffer the size of the file is the
+//! output itself.
+//!
+//! Where we differ from upstream: `f(\n)` prints as `f()`, not the unparsable
+//! `f(,\n)` (LANGUAGE.md §7.3). Kept from upstream, because byte-identical output is
+//! the contract: `(`, `)` of parentheses and calls, `.`, access names and `,` are
+//! written without their source positions, so a comment right next to one of them
+//! can move (a trailing comment after a call's `)` on its own line drops to the next
+//! line, then gains a blank line on the second run). Such input is not idempotent
+//! upstream either; it converges after two runs.
 
 mod engine;
 mod tabwriter;
@@ -66,5 +75,61 @@ fn into_string(bytes: Vec<u8>) -> String {
     match String::from_utf8(bytes) {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expr(src: &str) -> String {
+        let (e, diags) = crate::parse_expression("", src);
+        assert!(diags.is_empty(), "{diags:?}");
+        format_expr(&e, src)
+    }
+
+    #[test]
+    fn expressions_get_canonical_spacing() {
+        assert_eq!(expr("30*2+5"), "30 * 2 + 5");
+        assert_eq!(expr("-x [ 0 ] . y"), "-x[0].y");
+        assert_eq!(expr("{ a = 1, b = [ 1,2 ] }"), "{a = 1, b = [1, 2]}");
+        assert_eq!(expr("f(1,\n2)"), "f(1,\n\t2)");
+    }
+
+    #[test]
+    fn multiline_object_aligns_keys() {
+        assert_eq!(
+            expr("{\na = 1,\nlong = 2,\n}"),
+            "{\n\ta    = 1,\n\tlong = 2,\n}"
+        );
+    }
+
+    #[test]
+    fn empty_call_on_two_lines_stays_parseable() {
+        assert_eq!(expr("f(\n)"), "f()");
+    }
+
+    #[test]
+    fn redaction_replaces_only_marked_literals() {
+        let src = "password = \"p\"\nother = \"q\"\nblock {\n\tpassword = env(\"X\")\n}";
+        let parsed = crate::parse_file("", src);
+        let opts = PrintOptions {
+            redact_secrets: true,
+            secret_attributes: vec!["password".to_string()],
+        };
+        assert_eq!(
+            format_file_with(&parsed.file, src, &opts),
+            "password = \"(secret)\"\nother    = \"q\"\n\nblock {\n\tpassword = env(\"X\")\n}"
+        );
+    }
+
+    #[test]
+    fn many_columns_do_not_exhaust_the_stack() {
+        // Every tab in a raw string starts a tabwriter column.
+        let src = format!("a = `{}`\nb = 1", "x\t".repeat(200_000));
+        let parsed = crate::parse_file("", &src);
+        assert!(!parsed.has_errors());
+        let out = format_file(&parsed.file, &src);
+        assert!(out.ends_with("`\nb = 1"), "{}", &out[out.len() - 20..]);
     }
 }

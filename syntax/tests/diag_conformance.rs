@@ -1,7 +1,9 @@
 //! The plain diagnostic printer against upstream's printer tests, transcribed in
-//! `cases/diag_printer.json` (mode `diag_print`) and read in place.
+//! `cases/diag_printer.json` (mode `diag_print`), and against the one `validate` case
+//! that is only syntax errors; all read in place.
 
 use alloy_syntax::diag::{render_plain, Diagnostic, LineIndex, Span};
+use alloy_syntax::parse_file;
 use alloy_testdata::{alloy_syntax, Harness};
 use serde_json::Value as Json;
 use std::collections::HashMap;
@@ -76,4 +78,23 @@ fn diag_printer_cases() {
         h.record(name, result);
     }
     h.finish();
+}
+
+/// The validator case made only of syntax errors, across two files: parsing each file
+/// and printing every diagnostic together must give upstream's `validate` output.
+#[test]
+fn validator_syntax_errors_print_like_upstream() {
+    let Some(dir) = alloy_syntax("validator/default") else {
+        return;
+    };
+    let archive = std::fs::read_to_string(dir.join("syntax_errors.txtar")).expect("readable");
+    let want = std::fs::read_to_string(dir.join("syntax_errors.diags")).expect("readable");
+    let mut files = alloy_testdata::txtar_files(&archive);
+    files.sort();
+    let mut diags = Vec::new();
+    for (name, text) in &files {
+        diags.extend(parse_file(name, text).diagnostics);
+    }
+    let sources: HashMap<String, String> = files.into_iter().collect();
+    assert_eq!(render_plain(&diags, &sources), want);
 }

@@ -185,7 +185,20 @@ proptest! {
         let reparsed = parse_file("prop.alloy", &once);
         prop_assert!(!reparsed.has_errors(), "formatted output does not parse:\n{once}\n{:?}", reparsed.diagnostics);
         let twice = format_file(&reparsed.file, &once);
-        prop_assert_eq!(once, twice);
+        prop_assert_eq!(&once, &twice);
+    }
+
+    #[test]
+    fn crlf_line_endings_format_like_lf(src in file()) {
+        let parsed = parse_file("prop.alloy", &src);
+        prop_assume!(!parsed.has_errors());
+        let crlf = src.replace('\n', "\r\n");
+        let parsed_crlf = parse_file("prop.alloy", &crlf);
+        prop_assert!(!parsed_crlf.has_errors(), "{:?}", parsed_crlf.diagnostics);
+        prop_assert_eq!(
+            format_file(&parsed.file, &src),
+            format_file(&parsed_crlf.file, &crlf)
+        );
     }
 }
 

@@ -9,6 +9,10 @@ use alloy_testdata::{alloy_syntax, files_with_suffix, Harness};
 use serde_json::Value as Json;
 use std::path::Path;
 
+// The `ferroalloy` binary runs on mimalloc; time and weigh the formatter with it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -219,4 +223,66 @@ fn broken_files_format_without_panic() {
         }
     }
     assert!(count > 250, "only {count} broken files found");
+}
+
+/// CPU time this thread has run, in seconds, from `/proc` (Linux only): on a busy
+/// machine it says more than the wall clock. Falls back to the wall clock.
+fn thread_cpu_seconds(wall: std::time::Instant) -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or_else(|| wall.elapsed().as_secs_f64(), |ns| ns as f64 / 1e9)
+}
+
+/// Peak memory of this process so far, from `/proc` (Linux only).
+fn peak_rss_bytes() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Parse+fmt of a 10 MB generated config: throughput (best of five runs, in CPU
+/// time, so that a busy machine disturbs it less) and the growth of peak memory. Slow, so only with
+/// `RUN_SLOW_BENCHES` set; run it in release for meaningful figures.
+#[test]
+fn large_config_throughput_and_memory() {
+    if std::env::var_os("RUN_SLOW_BENCHES").is_none() {
+        return;
+    }
+    let Some(src) = alloy_testdata::generated_config(10_000_000) else {
+        return;
+    };
+    let before = peak_rss_bytes().unwrap_or(0);
+    let parsed = parse_file("big.alloy", &src);
+    let after_parse = peak_rss_bytes().unwrap_or(0);
+    let out = format_file(&parsed.file, &src);
+    drop(parsed);
+    let after = peak_rss_bytes().unwrap_or(0);
+    assert!(out == src.trim_end(), "{}", diff(&out, src.trim_end()));
+    drop(out);
+
+    let (mut parse_best, mut total_best) = (f64::MAX, f64::MAX);
+    for _ in 0..5 {
+        let wall = std::time::Instant::now();
+        let start = thread_cpu_seconds(wall);
+        let parsed = parse_file("big.alloy", &src);
+        let parsed_at = thread_cpu_seconds(wall) - start;
+        let out = format_file(&parsed.file, &src);
+        let total = thread_cpu_seconds(wall) - start;
+        drop((parsed, out));
+        parse_best = parse_best.min(parsed_at);
+        total_best = total_best.min(total);
+    }
+    let mb = src.len() as f64 / 1e6;
+    eprintln!(
+        "{mb:.1} MB: parse {:.0} MB/s, fmt alone {:.0} MB/s, parse+fmt {:.0} MB/s; \
+         peak memory +{:.1} MB ({:.2}x the file, source excluded; parse alone +{:.1} MB)",
+        mb / parse_best,
+        mb / (total_best - parse_best),
+        mb / total_best,
+        after.saturating_sub(before) as f64 / 1e6,
+        after.saturating_sub(before) as f64 / src.len() as f64,
+        after_parse.saturating_sub(before) as f64 / 1e6,
+    );
 }

@@ -158,3 +158,22 @@ pub fn generated_config(size: usize) -> Option<String> {
     std::fs::write(&cached, &text).ok()?;
     Some(text)
 }
+
+/// The files of a txtar archive (as upstream's validator cases use): `-- name --`
+/// lines start a file that runs to the next marker; text before the first marker is
+/// the archive's comment and is dropped.
+pub fn txtar_files(archive: &str) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = Vec::new();
+    for line in archive.split_inclusive('\n') {
+        let marker = line
+            .trim_end_matches('\n')
+            .strip_prefix("-- ")
+            .and_then(|rest| rest.strip_suffix(" --"));
+        match (marker, files.last_mut()) {
+            (Some(name), _) => files.push((name.to_string(), String::new())),
+            (None, Some((_, text))) => text.push_str(line),
+            (None, None) => {}
+        }
+    }
+    files
+}

@@ -35,6 +35,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> Result<String, String> {
         arg_num: 0,
         reordered: false,
         good_arg_num: true,
+        overflow: false,
     };
     p.do_printf(format)?;
     Ok(p.buf)
@@ -128,6 +129,8 @@ struct Printer<'a> {
     /// An explicit index was used; EXTRA is then not reported.
     reordered: bool,
     good_arg_num: bool,
+    /// Output would pass [`MAX_OUTPUT`]; writing stops and the call fails.
+    overflow: bool,
 }
 
 /// Go's `parsenum`: digits from `start` up to `end`. Returns `None` for no digits or a
@@ -174,7 +177,7 @@ impl<'a> Printer<'a> {
         let mut i = 0;
         let mut after_index;
         'format_loop: while i < end {
-            if self.buf.len() > MAX_OUTPUT {
+            if self.overflow || self.buf.len() > MAX_OUTPUT {
                 return Err(too_large());
             }
             self.good_arg_num = true;
@@ -327,10 +330,19 @@ impl<'a> Printer<'a> {
             }
             self.buf.push(')');
         }
-        if self.buf.len() > MAX_OUTPUT {
+        if self.overflow || self.buf.len() > MAX_OUTPUT {
             return Err(too_large());
         }
         Ok(())
+    }
+
+    /// Whether `n` more bytes fit under [`MAX_OUTPUT`]; records the overflow if not.
+    fn room(&mut self, n: usize) -> bool {
+        if self.overflow || self.buf.len().saturating_add(n) > MAX_OUTPUT {
+            self.overflow = true;
+            return false;
+        }
+        true
     }
 
     fn move_v_flags(&mut self) {
@@ -419,6 +431,16 @@ impl<'a> Printer<'a> {
 
     /// Go's `printValue`: scalars by kind, containers element by element.
     fn print_value(&mut self, g: GoVal<'_>, verb: char) {
+        // Containers repeat widths per element; stop as soon as the output is too big.
+        if self.overflow {
+            return;
+        }
+        // Go checks `%w` before looking inside a value (`handleMethods`): outside
+        // `fmt.Errorf` it is wrong for every non-nil value, containers included.
+        if verb == 'w' && !matches!(g, GoVal::Nil) {
+            self.bad_verb(verb, g);
+            return;
+        }
         match g {
             GoVal::Nil => {
                 // Only reachable inside a container: a nil interface element.
@@ -505,6 +527,9 @@ impl<'a> Printer<'a> {
     // ---- Padding (Go's fmt.writePadding, pad, padString) ----
 
     fn write_padding(&mut self, n: usize) {
+        if !self.room(n) {
+            return;
+        }
         let pad = if self.f.zero && !self.f.minus {
             '0'
         } else {
@@ -515,6 +540,9 @@ impl<'a> Printer<'a> {
 
     /// Pads `s` to the width, counted in characters, as Go counts runes.
     fn pad_str(&mut self, s: &str) {
+        if !self.room(s.len()) {
+            return;
+        }
         if !self.f.wid_present || self.f.wid == 0 {
             self.buf.push_str(s);
             return;
@@ -926,6 +954,22 @@ pub(crate) fn quote(s: &str, quote: char, ascii_only: bool) -> String {
     out
 }
 
+/// Go's `strconv.Quote` of bytes that may not be UTF-8: bytes that do not start a
+/// valid character are written as `\xNN`.
+pub(crate) fn quote_bytes(b: &[u8]) -> String {
+    let mut out = String::from('"');
+    for chunk in b.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            escape_rune(&mut out, c, '"', false);
+        }
+        for &byte in chunk.invalid() {
+            let _ = write!(out, "\\x{byte:02x}");
+        }
+    }
+    out.push('"');
+    out
+}
+
 fn quote_rune(c: char, ascii_only: bool) -> String {
     let mut out = String::from('\'');
     escape_rune(&mut out, c, '\'', ascii_only);
@@ -1024,7 +1068,7 @@ pub(crate) fn format_float(v: f64, fmt: char, prec: i64) -> String {
     let shortest = prec < 0;
     let mut prec = prec;
     let digs = if shortest {
-        let digs = digits_from_exp(&format!("{abs:e}"));
+        let digs = shortest_digits(abs);
         let nd = digs.d.len() as i64;
         prec = match fmt {
             'e' | 'E' => (nd - 1).max(0),
@@ -1056,6 +1100,71 @@ pub(crate) fn format_float(v: f64, fmt: char, prec: i64) -> String {
         }
     };
     format_digits(neg, &digs, prec, fmt, shortest)
+}
+
+/// The shortest digits that read back as `abs`. When two such strings are equally
+/// close to the exact value, Go takes the one ending in an even digit; Rust's
+/// formatter may take the other, so exact ties are detected and settled Go's way.
+fn shortest_digits(abs: f64) -> Digits {
+    let digs = digits_from_exp(&format!("{abs:e}"));
+    let n = digs.d.len();
+    if n == 0 || digs.d[n - 1] & 1 == 0 {
+        return digs;
+    }
+    // A tie means the exact value has exactly n+1 significant digits, the last a 5.
+    let next = digits_from_exp(&format!("{:.*e}", n, abs));
+    if next.d.len() != n + 1 || next.d[n] != b'5' {
+        return digs;
+    }
+    let exact = digits_from_exp(&format!("{:.*e}", MAX_SIG_DIGITS, abs));
+    if exact.d.len() != n + 1 || exact.d[n] != b'5' || exact.dp != digs.dp {
+        return digs;
+    }
+    // The two candidates are the exact digits truncated, and that plus one unit.
+    let low = Digits {
+        d: exact.d[..n].to_vec(),
+        dp: exact.dp,
+    };
+    let high = increment(&low);
+    for cand in [low, high] {
+        let even = cand.d.last().is_some_and(|d| d & 1 == 0);
+        if even && digits_to_f64(&cand) == Some(abs) {
+            let mut cand = cand;
+            while cand.d.last() == Some(&b'0') {
+                cand.d.pop();
+            }
+            return cand;
+        }
+    }
+    digs
+}
+
+/// The digits plus one unit in the last place.
+fn increment(d: &Digits) -> Digits {
+    let mut out = d.d.clone();
+    let mut dp = d.dp;
+    let mut i = out.len();
+    loop {
+        if i == 0 {
+            out.insert(0, b'1');
+            out.pop();
+            dp += 1;
+            break;
+        }
+        i -= 1;
+        if out[i] == b'9' {
+            out[i] = b'0';
+        } else {
+            out[i] += 1;
+            break;
+        }
+    }
+    Digits { d: out, dp }
+}
+
+fn digits_to_f64(d: &Digits) -> Option<f64> {
+    let text = format!("0.{}e{}", std::str::from_utf8(&d.d).ok()?, d.dp);
+    text.parse().ok()
 }
 
 /// |v| rounded to `n` significant digits.
@@ -1433,6 +1542,11 @@ mod tests {
         assert_eq!(f("%.2f", &[Value::float(-0.001)]), "-0.00");
         assert_eq!(f("%.1000000f", &[Value::float(1.0)]).len(), 1_000_002);
         assert_eq!(f("%v", &[Value::float(5e-324)]), "5e-324");
+        // An exact tie between two shortest forms goes to the even digit, as in Go.
+        assert_eq!(
+            f("%v", &[Value::float(702_430_699_988_740.2)]),
+            "7.024306999887402e+14"
+        );
         assert_eq!(
             f("%.20e", &[Value::float(0.1)]),
             "1.00000000000000005551e-01"
@@ -1521,7 +1635,21 @@ mod tests {
         );
         assert_eq!(f("%-", &[]), "%!(NOVERB)");
         assert_eq!(f("%é", &[Value::int(1)]), "%!é(int=1)");
+        let nested = Value::array(vec![
+            Value::int(1),
+            Value::Null,
+            Value::array(vec![Value::int(2)]),
+        ]);
+        assert_eq!(
+            f(
+                "%w|%5w|%w",
+                &[nested, Value::array(vec![s("x")]), Value::Null]
+            ),
+            "%!w([]interface {}=[1 <nil> [2]])|%!w([]interface {}=[    x])|%!w(<nil>)"
+        );
         let big = "%999999d".repeat(100);
         assert!(sprintf(&big, &vec![Value::int(1); 100]).is_err());
+        let wide = Value::array(vec![Value::int(1); 1000]);
+        assert!(sprintf("%999999v", &[wide]).is_err());
     }
 }

@@ -20,6 +20,9 @@ const YELLOW_BOLD: &str = "\x1b[33;1m";
 const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
+/// What the lexer puts in place of each byte of invalid UTF-8.
+const SUBSTITUTE: char = crate::lexer::INVALID_UTF8_SUBSTITUTE as char;
+
 /// Settings of the printer, mirroring upstream's `PrinterConfig`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RenderOptions {
@@ -50,14 +53,44 @@ pub fn render_plain(diags: &[Diagnostic], sources: &dyn SourceLookup) -> String 
 
 /// Renders `diags` in the plain layout with the given options.
 pub fn render(diags: &[Diagnostic], sources: &dyn SourceLookup, opts: RenderOptions) -> String {
+    // Diagnostics usually come in runs from the same file: keep the last file's line
+    // index so many diagnostics in a big file cost one scan, not one each.
+    let mut cached: Option<(&str, LineIndex)> = None;
     let mut out = String::new();
     for (i, diag) in diags.iter().enumerate() {
-        render_one(&mut out, diag, sources.source(&diag.file), opts);
+        let text = sources.source(&diag.file);
+        let file = match text {
+            Some(text) => {
+                if cached.as_ref().is_none_or(|(f, _)| *f != &*diag.file) {
+                    cached = Some((&diag.file, LineIndex::new(text)));
+                }
+                cached.as_ref().map(|(_, index)| SourceFile { text, index })
+            }
+            None => None,
+        };
+        render_one(&mut out, diag, file, opts);
         if i + 1 < diags.len() {
             out.push('\n');
         }
     }
     out
+}
+
+/// The text of a file and its line index.
+#[derive(Clone, Copy)]
+pub(crate) struct SourceFile<'a> {
+    pub text: &'a str,
+    pub index: &'a LineIndex,
+}
+
+impl<'a> SourceFile<'a> {
+    /// 1-based `line` without its `\n`, or `""` past the end.
+    fn line(&self, line: usize) -> &'a str {
+        self.index
+            .line_range(line)
+            .and_then(|range| self.text.get(range))
+            .unwrap_or_default()
+    }
 }
 
 /// A 1-based line and byte column, as upstream's `token.Position` holds them.
@@ -67,14 +100,14 @@ struct Pos {
     col: usize,
 }
 
-/// Appends one diagnostic (header and, when `text` is known, its snippet) to `out`.
+/// Appends one diagnostic (header and, when its file is known, the snippet) to `out`.
 pub(crate) fn render_one(
     out: &mut String,
     diag: &Diagnostic,
-    text: Option<&str>,
+    file: Option<SourceFile<'_>>,
     opts: RenderOptions,
 ) {
-    let Some(text) = text else {
+    let Some(file) = file else {
         // Without the text there is no line or column to show. Upstream prints an
         // invalid position as the file name alone, or `-` when that is empty too.
         let pos = if diag.file.is_empty() {
@@ -85,9 +118,8 @@ pub(crate) fn render_one(
         header(out, diag, pos, opts.color);
         return;
     };
-    let index = LineIndex::new(text);
     let at = |offset: u32| {
-        let (line, col) = index.line_col(offset);
+        let (line, col) = file.index.line_col(offset);
         Pos {
             line: line as usize,
             col: col as usize,
@@ -107,7 +139,7 @@ pub(crate) fn render_one(
         format!("{}:{}:{}", diag.file, start.line, start.col)
     };
     header(out, diag, &pos, opts.color);
-    snippet(out, text, start, end, opts);
+    snippet(out, file, start, end, opts);
 }
 
 /// `Error: pos: message` or `Warning: pos: message`, with a final newline.
@@ -134,20 +166,18 @@ fn header(out: &mut String, diag: &Diagnostic, pos: &str, color: bool) {
 
 /// The blank line, the numbered source lines from `start` to `end` with context, and
 /// the caret lines.
-fn snippet(out: &mut String, text: &str, start: Pos, end: Pos, opts: RenderOptions) {
+fn snippet(out: &mut String, file: SourceFile<'_>, start: Pos, end: Pos, opts: RenderOptions) {
     out.push('\n');
     // Upstream splits on `\n` only, so a final newline adds an empty last line and a
     // `\r` stays on its line (it is dropped when the line is printed).
-    let lines: Vec<&str> = text.split('\n').collect();
+    let line_count = file.index.line_count();
     let first = start.line.saturating_sub(opts.context_before).max(1);
-    let last = (end.line + opts.context_after).min(lines.len());
+    let last = (end.line + opts.context_after).min(line_count);
     let multiline = end.line > start.line;
     let width = last.to_string().len();
 
     for num in first..=last {
-        let Some(line) = lines.get(num - 1) else {
-            break;
-        };
+        let line = file.line(num);
         let _ = write!(out, "{num:>width$} | ");
         if multiline {
             // Column 0 is never inside the range on the start line, so the bar starts
@@ -162,6 +192,9 @@ fn snippet(out: &mut String, text: &str, start: Pos, end: Pos, opts: RenderOptio
             match ch {
                 '\r' => {}
                 '\t' | '\x0b' => push_n(out, ' ', TAB_WIDTH),
+                // The parser stands this byte in for each invalid UTF-8 byte; upstream
+                // shows such bytes as U+FFFD, one per byte, which keeps carets aligned.
+                SUBSTITUTE => out.push(char::REPLACEMENT_CHARACTER),
                 _ => out.push(ch),
             }
         }
@@ -281,5 +314,30 @@ mod tests {
     fn span_past_the_end_does_not_panic() {
         let got = one("a", Span::new(40, 90), RenderOptions::default());
         assert_eq!(got, "Error: main.alloy:1:2: boom\n\n1 | a\n  |  \n");
+    }
+
+    #[test]
+    fn invalid_utf8_shows_as_replacement_characters() {
+        let (text, parsed) = crate::parser::parse_bytes("main.alloy", b"a = \"\xff\xfe\"\n");
+        let sources: HashMap<String, String> = [("main.alloy".to_string(), text)].into();
+        let got = render_plain(&parsed.diagnostics[..1], &sources);
+        assert_eq!(
+            got,
+            "Error: main.alloy:1:6: illegal UTF-8 encoding\n\n1 | a = \"\u{FFFD}\u{FFFD}\"\n  |      ^\n2 | \n"
+        );
+    }
+
+    #[test]
+    fn many_diagnostics_in_one_file_render_in_linear_time() {
+        // One line index per file, not per diagnostic: 20k diagnostics over a 200 kB
+        // text would take minutes if each rescanned the text.
+        let src = "x\n".repeat(100_000);
+        let file: Arc<str> = Arc::from("big.alloy");
+        let diags: Vec<Diagnostic> = (0..20_000)
+            .map(|i| Diagnostic::error("test", &file, Span::point(i * 10), "here"))
+            .collect();
+        let sources: HashMap<String, String> = [("big.alloy".to_string(), src)].into();
+        let got = render_plain(&diags, &sources);
+        assert_eq!(got.matches("Error: ").count(), 20_000);
     }
 }

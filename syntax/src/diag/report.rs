@@ -5,23 +5,92 @@
 //! miette's `GraphicalReportHandler` for `--diagnostics.format=fancy`. Whether colour is
 //! wanted is decided by the caller, because only it knows where the text goes.
 
-use super::render::{render_one, RenderOptions};
-use super::{Diagnostic, Severity, Span};
+use super::render::{render_one, RenderOptions, SourceFile};
+use super::{Diagnostic, LineIndex, Severity, Span};
 use std::fmt;
 use std::sync::Arc;
+
+/// A file's name and text with its line index, shared by every diagnostic pointing into
+/// it. Reading a span for miette costs time in proportion to the lines shown, not to how
+/// far into the file the span is, so a thousand diagnostics in a big file stay cheap.
+#[derive(Debug)]
+pub struct IndexedSource {
+    name: String,
+    text: Arc<str>,
+    index: LineIndex,
+}
+
+impl IndexedSource {
+    pub fn new(name: impl Into<String>, text: Arc<str>) -> Arc<IndexedSource> {
+        let index = LineIndex::new(&text);
+        Arc::new(IndexedSource {
+            name: name.into(),
+            text,
+            index,
+        })
+    }
+
+    /// Byte offset where 1-based `line` starts.
+    fn line_start(&self, line: usize) -> usize {
+        self.index
+            .line_range(line)
+            .map_or(self.text.len(), |range| range.start)
+    }
+}
+
+impl miette::SourceCode for IndexedSource {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        // Let miette's own reader work on a suffix of the text that starts one line
+        // more than `context_lines_before` above the span, then put the offsets and line
+        // numbers back in terms of the whole text. The extra line matters: for an empty
+        // span at a line start, miette's reader stops at the newline before it.
+        let offset = span.offset().min(self.text.len());
+        let line = self.index.line(u32::try_from(offset).unwrap_or(u32::MAX)) as usize;
+        let first_line = line
+            .saturating_sub(context_lines_before.saturating_add(1))
+            .max(1);
+        let window_start = self.line_start(first_line);
+        let window = self.text.get(window_start..).unwrap_or_default();
+        let shifted = miette::SourceSpan::new((span.offset() - window_start).into(), span.len());
+        let inner = window.read_span(&shifted, context_lines_before, context_lines_after)?;
+        let lines_above = first_line - 1;
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            miette::SourceSpan::new(
+                (inner.span().offset() + window_start).into(),
+                inner.span().len(),
+            ),
+            inner.line() + lines_above,
+            inner.column(),
+            inner.line_count() + lines_above,
+        )))
+    }
+}
 
 /// One [`Diagnostic`] together with the text of the file it points into, so that miette
 /// handlers can show the source around it.
 #[derive(Debug, Clone)]
 pub struct SourcedDiagnostic {
     pub diag: Diagnostic,
-    source: miette::NamedSource<Arc<str>>,
+    source: Arc<IndexedSource>,
 }
 
 impl SourcedDiagnostic {
-    /// Bundles `diag` with `text`, the contents of `diag.file`.
+    /// Bundles `diag` with `text`, the contents of `diag.file`. When several
+    /// diagnostics share a file, [`SourcedDiagnostic::with_source`] indexes it once.
     pub fn new(diag: Diagnostic, text: Arc<str>) -> SourcedDiagnostic {
-        let source = miette::NamedSource::new(&diag.file, text);
+        let source = IndexedSource::new(&*diag.file, text);
+        SourcedDiagnostic { diag, source }
+    }
+
+    /// Bundles `diag` with the already indexed text of its file.
+    pub fn with_source(diag: Diagnostic, source: Arc<IndexedSource>) -> SourcedDiagnostic {
         SourcedDiagnostic { diag, source }
     }
 }
@@ -48,7 +117,7 @@ impl miette::Diagnostic for SourcedDiagnostic {
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(&self.source)
+        Some(&*self.source)
     }
 }
 
@@ -109,7 +178,12 @@ impl PlainReportHandler {
                     span: Span::new(start, end),
                     value: None,
                 };
-                render_one(&mut buf, &diag, Some(&text), self.options);
+                let index = LineIndex::new(&text);
+                let file = SourceFile {
+                    text: &text,
+                    index: &index,
+                };
+                render_one(&mut buf, &diag, Some(file), self.options);
             }
             // Nothing to point at: only the header, without a position.
             None => {
@@ -184,5 +258,39 @@ mod tests {
             Show(&report).to_string(),
             "Error: f.alloy:1:5: unexpected ]\n\n1 | x = ]\n  |     ^\n2 | \n"
         );
+    }
+
+    #[test]
+    fn indexed_source_reads_like_the_whole_text() {
+        // CRLF files count lines like LF ones; a lone `\r` is the one thing miette
+        // counts as a line break and the index does not, so it is left out here.
+        for text in ["one\ntwo\nthree é\nfour\n\nsix\n", "a\r\n\r\nb = 1\r\nc"] {
+            check_against_whole_text(text);
+        }
+    }
+
+    fn check_against_whole_text(text: &str) {
+        use miette::SourceCode;
+        let indexed = IndexedSource::new("f", Arc::from(text));
+        for offset in 0..=text.len() {
+            if !text.is_char_boundary(offset) {
+                continue;
+            }
+            for len in [0, 1, 5] {
+                let len = len.min(text.len() - offset);
+                let span = miette::SourceSpan::new(offset.into(), len);
+                for (before, after) in [(0, 0), (1, 1), (2, 3)] {
+                    let want = text.read_span(&span, before, after).expect("in bounds");
+                    let got = indexed.read_span(&span, before, after).expect("in bounds");
+                    let what = format!("offset {offset} len {len} context {before}/{after}");
+                    assert_eq!(got.data(), want.data(), "{what}");
+                    assert_eq!(got.span(), want.span(), "{what}");
+                    assert_eq!(got.line(), want.line(), "{what}");
+                    assert_eq!(got.column(), want.column(), "{what}");
+                    assert_eq!(got.line_count(), want.line_count(), "{what}");
+                    assert_eq!(got.name(), Some("f"));
+                }
+            }
+        }
     }
 }

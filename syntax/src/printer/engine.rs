@@ -4,10 +4,11 @@
 //! where comments land depend on its bookkeeping (an approximate source position that
 //! advances with what is written), quirks included.
 
-use super::tabwriter::{TabWriter, ESCAPE};
+use super::tabwriter::TabWriter;
 use super::trimmer::Trimmer;
 use crate::ast::{Comment, CommentGroup};
 use crate::token::Token;
+use std::cell::Cell;
 
 /// Abstract whitespace, held back until the next token so that none is printed at the
 /// end of the file and comments can replace it.
@@ -45,44 +46,87 @@ const WS_CAPACITY: usize = 16;
 /// At most this many line breaks are kept in a row: one blank line.
 const MAX_NEWLINES: i64 = 2;
 
-/// Bytes gathered before they are handed to the tabwriter. Small enough to stay in
-/// cache, large enough that the per-call overhead vanishes.
-const CHUNK: usize = 32 * 1024;
-
 /// Line starts of the source, for turning offsets into line numbers.
 pub(crate) struct Lines {
     starts: Vec<u32>,
     len: u32,
+    /// Index of the line of the last lookup: the printer asks about nearby offsets
+    /// one after another, so most lookups are answered without a search.
+    hint: Cell<usize>,
 }
 
 impl Lines {
     pub(crate) fn new(src: &str) -> Lines {
+        // Config lines average about 25 bytes; reserving for 24 means typical files
+        // never regrow the table.
         let mut starts = Vec::with_capacity(src.len() / 24 + 1);
         starts.push(0);
         starts.extend(memchr::memchr_iter(b'\n', src.as_bytes()).map(|i| i as u32 + 1));
         Lines {
             starts,
             len: src.len() as u32,
+            hint: Cell::new(0),
         }
     }
 
     /// 1-based line of a byte offset (clamped to the source).
     pub(crate) fn line(&self, offset: i64) -> i64 {
         let offset = offset.clamp(0, self.len as i64) as u32;
-        self.starts.partition_point(|&s| s <= offset) as i64
+        let s = &self.starts;
+        let mut k = self.hint.get();
+        if s[k] <= offset {
+            // Usually the same line or a few lines further on.
+            let stop = (k + 8).min(s.len() - 1);
+            while k < stop && s[k + 1] <= offset {
+                k += 1;
+            }
+            if k + 1 < s.len() && s[k + 1] <= offset {
+                k = s.partition_point(|&x| x <= offset) - 1;
+            }
+        } else if k > 0 && s[k - 1] <= offset {
+            k -= 1;
+        } else {
+            k = s.partition_point(|&x| x <= offset) - 1;
+        }
+        self.hint.set(k);
+        k as i64 + 1
     }
 }
 
-/// A position in source space: byte offset and 1-based line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// A position in source space: a byte offset and a line. The line is kept as "the
+/// line of `anchor`, plus `delta`" and only worked out when a comment needs it:
+/// upstream advances offset and line separately as text is written, and most
+/// positions are never asked for their line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Pos {
     pub(crate) offset: i64,
-    pub(crate) line: i64,
+    anchor: i64,
+    delta: i64,
 }
 
 impl Pos {
-    fn valid(self) -> bool {
-        self.line > 0
+    fn at(offset: i64) -> Pos {
+        Pos {
+            offset,
+            anchor: offset,
+            delta: 0,
+        }
+    }
+
+    /// Past everything: where the comments left at the end are flushed to.
+    fn end() -> Pos {
+        Pos {
+            offset: i64::MAX,
+            anchor: i64::MAX,
+            delta: 0,
+        }
+    }
+
+    fn line(self, lines: &Lines) -> i64 {
+        if self.anchor == i64::MAX {
+            return i64::MAX;
+        }
+        lines.line(self.anchor) + self.delta
     }
 }
 
@@ -96,10 +140,8 @@ pub(crate) enum Last {
 pub(crate) struct Printer<'a> {
     src: &'a str,
     lines: &'a Lines,
-    chunk: Vec<u8>,
     tw: TabWriter,
-    /// Whether bytes were already passed on to the tabwriter: with those and `chunk`
-    /// we know if anything was produced, since a comment first in the output gets no
+    /// Whether anything was written: a comment first in the output gets no
     /// whitespace before it.
     wrote_any: bool,
     indent: usize,
@@ -114,8 +156,8 @@ pub(crate) struct Printer<'a> {
     comment_cur: &'a [Comment],
     /// Approximate position in source space of what is being written.
     pos: Pos,
-    /// Position just after the last text written.
-    last: Pos,
+    /// Position just after the last text written, once there is some.
+    last: Option<Pos>,
     /// Output column (1 when nothing is on the current line yet).
     out_col: i64,
 }
@@ -125,7 +167,6 @@ impl<'a> Printer<'a> {
         Printer {
             src,
             lines,
-            chunk: Vec::with_capacity(CHUNK + 1024),
             tw: TabWriter::new(Trimmer::with_capacity(capacity)),
             wrote_any: false,
             indent: 0,
@@ -136,8 +177,8 @@ impl<'a> Printer<'a> {
             comment_idx: 0,
             comment_pos: None,
             comment_cur: &[],
-            pos: Pos { offset: 0, line: 1 },
-            last: Pos::default(),
+            pos: Pos::at(0),
+            last: None,
             out_col: 1,
         }
     }
@@ -170,16 +211,6 @@ impl<'a> Printer<'a> {
         self.lines.line(offset)
     }
 
-    /// Moves the source-space position to `offset`, as upstream does when handed a
-    /// `token.Pos`: the next token is then known to sit exactly there.
-    pub(crate) fn set_pos(&mut self, offset: u32) {
-        let offset = offset as i64;
-        self.pos = Pos {
-            offset,
-            line: self.line_of(offset),
-        };
-    }
-
     /// Queues whitespace for before the next token.
     pub(crate) fn ws(&mut self, w: Ws) {
         if w == Ws::Ignore {
@@ -193,7 +224,23 @@ impl<'a> Printer<'a> {
         self.last_tok = Last::Whitespace;
     }
 
-    /// Writes an operator or bracket.
+    /// Writes an operator or bracket at `offset` in the source. Like upstream when
+    /// handed a `token.Pos`, the printer then knows it sits exactly there.
+    pub(crate) fn token_at(&mut self, offset: u32, tok: Token) {
+        self.pos = Pos::at(offset as i64);
+        self.token(tok);
+    }
+
+    /// Writes an identifier or literal at `offset` in the source.
+    pub(crate) fn text_at(&mut self, offset: u32, data: &str, kind: Token) {
+        self.last_tok = Last::Tok(kind);
+        let next = Pos::at(offset as i64);
+        self.flush(next, false);
+        self.write_string(next, data, false);
+    }
+
+    /// Writes an operator or bracket where the last one ended: upstream does this
+    /// for `.`, `,` and parentheses, whose positions it does not record.
     pub(crate) fn token(&mut self, tok: Token) {
         let s = tok.as_str();
         // Keep `1 .` and `/ *` apart so that re-scanning gives the same tokens.
@@ -210,7 +257,7 @@ impl<'a> Printer<'a> {
         self.text(s, tok);
     }
 
-    /// Writes an identifier or literal (or an operator via [`Printer::token`]).
+    /// Writes an identifier or literal where the last one ended.
     pub(crate) fn text(&mut self, data: &str, kind: Token) {
         self.last_tok = Last::Tok(kind);
         let next = self.pos;
@@ -220,12 +267,7 @@ impl<'a> Printer<'a> {
 
     /// Writes the comments left after the last token. Nothing follows them.
     pub(crate) fn finish(mut self) -> Vec<u8> {
-        let end = Pos {
-            offset: i64::MAX,
-            line: i64::MAX,
-        };
-        self.flush(end, true);
-        self.tw.write(&self.chunk);
+        self.flush(Pos::end(), true);
         self.tw.finish().finish()
     }
 
@@ -244,7 +286,7 @@ impl<'a> Printer<'a> {
             for &c in group {
                 self.write_comment_prefix(next, c);
                 let text = c.text(self.src);
-                self.write_string(self.pos_of(c.span.start as i64), &text, true);
+                self.write_string(Pos::at(c.span.start as i64), &text, true);
                 last_comment = Some(c);
             }
             self.next_comment();
@@ -254,23 +296,30 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn pos_of(&self, offset: i64) -> Pos {
-        Pos {
-            offset,
-            line: self.line_of(offset),
-        }
+    fn line(&self, pos: Pos) -> i64 {
+        pos.line(self.lines)
+    }
+
+    /// The line of the last text written; 0 (no line) before any.
+    fn last_line(&self) -> i64 {
+        self.last.map_or(0, |p| p.line(self.lines))
     }
 
     fn write_comment_prefix(&mut self, next: Pos, c: Comment) {
-        if !self.wrote_any && self.chunk.is_empty() {
+        if !self.wrote_any {
             return;
         }
-        let c_pos = self.pos_of(c.span.start as i64);
-        if c_pos.line == self.last.line {
+        let c_line = self.line(Pos::at(c.span.start as i64));
+        let last_line = self.last_line();
+        if c_line == last_line {
             // A trailing comment: a tab makes it a cell, so such comments line up.
             // One followed by code on the same line must be a block comment, and a
             // tab in mid-line would look odd there.
-            let sep = if c_pos.line == next.line { b' ' } else { b'\t' };
+            let sep = if c_line == self.line(next) {
+                b' '
+            } else {
+                b'\t'
+            };
             self.write_byte(sep, 1);
         } else {
             // Keep indentation changes queued before the first line break, drop the
@@ -286,8 +335,8 @@ impl<'a> Printer<'a> {
                 break;
             }
             self.write_whitespace(count);
-            let newlines = if c_pos.valid() && self.last.valid() {
-                c_pos.line - self.last.line
+            let newlines = if self.last.is_some() {
+                c_line - last_line
             } else {
                 0
             };
@@ -304,10 +353,11 @@ impl<'a> Printer<'a> {
         }
         let text = last_comment.text(self.src);
         let end = c_end(last_comment.span.start as i64, text.len());
-        if text.as_bytes().get(1) == Some(&b'*') && next.line == self.line_of(end) {
+        let next_line = self.line(next);
+        if text.as_bytes().get(1) == Some(&b'*') && next_line == self.line_of(end) {
             self.write_byte(b' ', 1);
         }
-        let newlines = next.line - self.last.line;
+        let newlines = next_line - self.last_line();
         let mut dropped_ff = false;
         for i in 0..self.ws_len {
             match self.ws[i] {
@@ -329,58 +379,66 @@ impl<'a> Printer<'a> {
         }
     }
 
-    /// Hands the gathered bytes to the tabwriter once there are enough of them.
-    fn maybe_pass_on(&mut self) {
-        if self.chunk.len() >= CHUNK {
-            self.wrote_any = true;
-            self.tw.write(&self.chunk);
-            self.chunk.clear();
-        }
-    }
-
     fn write_string(&mut self, pos: Pos, s: &str, escape: bool) {
         if self.out_col == 1 {
             self.write_indent();
         }
-        if pos.valid() {
-            self.pos = pos;
-        }
-        if escape {
-            self.chunk.push(ESCAPE);
-        }
-        self.chunk.extend_from_slice(s.as_bytes());
-        if escape {
-            self.chunk.push(ESCAPE);
-        }
-        self.maybe_pass_on();
-
+        self.pos = pos;
         let bytes = s.as_bytes();
+        if escape {
+            self.tw.escaped(bytes);
+            self.wrote_any = true;
+        } else if !bytes.is_empty() {
+            self.wrote_any = true;
+            // One pass tells whether the text has tabs or line breaks (only literals
+            // can) and whether it is ASCII; most tokens take the fast path.
+            let (mut low, mut high) = (false, 0u8);
+            for &b in bytes {
+                low |= b <= 0x0C;
+                high |= b;
+            }
+            if !low {
+                self.tw.plain(bytes, high < 0x80);
+                // Built from `pos` rather than read back from `self.pos`, whose parts
+                // were just stored one by one: reading them as a whole would stall.
+                let after = Pos {
+                    offset: pos.offset + bytes.len() as i64,
+                    ..pos
+                };
+                self.pos = after;
+                self.last = Some(after);
+                self.out_col += bytes.len() as i64;
+                return;
+            }
+            self.tw.text(bytes);
+        }
+
         let mut newlines = 0i64;
         let mut last_nl = 0usize;
-        if memchr::memchr2(b'\n', b'\x0C', bytes).is_some() {
-            for (i, &b) in bytes.iter().enumerate() {
-                if b == b'\n' || b == b'\x0C' {
-                    newlines += 1;
-                    last_nl = i;
-                }
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' || b == b'\x0C' {
+                newlines += 1;
+                last_nl = i;
             }
         }
         self.pos.offset += bytes.len() as i64;
         if newlines > 0 {
-            self.pos.line += newlines;
+            self.pos.delta += newlines;
             self.out_col = (bytes.len() - last_nl) as i64;
         } else {
             self.out_col += bytes.len() as i64;
         }
-        self.last = self.pos;
+        self.last = Some(self.pos);
     }
 
     fn write_indent(&mut self) {
         let depth = self.indent;
         for _ in 0..depth {
-            self.chunk.push(b'\t');
+            self.tw.separator(b'\t');
         }
-        self.maybe_pass_on();
+        if depth > 0 {
+            self.wrote_any = true;
+        }
         self.pos.offset += depth as i64;
         self.out_col += depth as i64;
     }
@@ -390,12 +448,18 @@ impl<'a> Printer<'a> {
             self.write_indent();
         }
         for _ in 0..n {
-            self.chunk.push(ch);
+            if ch == b' ' {
+                self.tw.plain(b" ", true);
+            } else {
+                self.tw.separator(ch);
+            }
         }
-        self.maybe_pass_on();
+        if n > 0 {
+            self.wrote_any = true;
+        }
         self.pos.offset += n as i64;
         if ch == b'\n' || ch == b'\x0C' {
-            self.pos.line += n as i64;
+            self.pos.delta += n as i64;
             self.out_col = 1;
         } else {
             self.out_col += n as i64;
@@ -404,6 +468,9 @@ impl<'a> Printer<'a> {
 
     fn write_whitespace(&mut self, n: usize) {
         let n = n.min(self.ws_len);
+        if n == 0 {
+            return;
+        }
         for i in 0..n {
             match self.ws[i] {
                 Ws::Ignore => {}

@@ -14,10 +14,21 @@ use super::trimmer::Trimmer;
 pub(crate) const ESCAPE: u8 = 0xFF;
 
 const TAB_WIDTH: usize = 8;
+
+/// Bytes that end a cell.
+static SEPARATOR: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'\t' as usize] = true;
+    t[0x0B] = true;
+    t[b'\n' as usize] = true;
+    t[0x0C] = true;
+    t
+};
+
 const PADDING: usize = 1;
 
 /// One segment of text ended by a tab or a line break.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Cell {
     /// Bytes of cell text in `buf`.
     size: usize,
@@ -25,27 +36,36 @@ struct Cell {
     width: usize,
     /// Ended by a hard tab, which keeps an otherwise empty column from being dropped.
     htab: bool,
+    /// Holds escaped text, which the output stage must not trim.
+    escaped: bool,
 }
 
 pub(crate) struct TabWriter {
     out: Trimmer,
     /// Text of all cells since the last flush, without the separators.
     buf: Vec<u8>,
-    /// How far into `buf` the current cell's width has been counted.
-    pos: usize,
-    cell: Cell,
-    in_escape: bool,
+    // The open cell, kept as separate scalars: they are bumped token by token and
+    // then copied into `cells`, and copying a just-updated struct as a whole stalls
+    // on store forwarding.
+    cell_size: usize,
+    cell_width: usize,
+    cell_escaped: bool,
     /// Completed cells of all buffered lines, line after line.
     cells: Vec<Cell>,
     /// Index in `cells` where each buffered line starts.
     line_starts: Vec<usize>,
     /// Column widths while formatting; a stack, one entry per enclosing column.
     widths: Vec<usize>,
+    /// Pending passes of [`TabWriter::format`], kept to reuse the allocation.
+    frames: Vec<Frame>,
 }
 
 /// Go's `utf8.RuneCount` on UTF-8 text that may contain escape bytes: every byte
 /// that does not continue a multi-byte sequence starts one rune.
 fn rune_count(bytes: &[u8]) -> usize {
+    if bytes.is_ascii() {
+        return bytes.len();
+    }
     bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count()
 }
 
@@ -54,12 +74,13 @@ impl TabWriter {
         let mut tw = TabWriter {
             out,
             buf: Vec::with_capacity(4096),
-            pos: 0,
-            cell: Cell::default(),
-            in_escape: false,
+            cell_size: 0,
+            cell_width: 0,
+            cell_escaped: false,
             cells: Vec::with_capacity(256),
             line_starts: Vec::with_capacity(64),
             widths: Vec::with_capacity(16),
+            frames: Vec::with_capacity(16),
         };
         tw.reset();
         tw
@@ -67,9 +88,9 @@ impl TabWriter {
 
     fn reset(&mut self) {
         self.buf.clear();
-        self.pos = 0;
-        self.cell = Cell::default();
-        self.in_escape = false;
+        self.cell_size = 0;
+        self.cell_width = 0;
+        self.cell_escaped = false;
         self.cells.clear();
         self.line_starts.clear();
         self.widths.clear();
@@ -92,73 +113,69 @@ impl TabWriter {
 
     fn append(&mut self, text: &[u8]) {
         self.buf.extend_from_slice(text);
-        self.cell.size += text.len();
-    }
-
-    fn update_width(&mut self) {
-        self.cell.width += rune_count(&self.buf[self.pos..]);
-        self.pos = self.buf.len();
-    }
-
-    fn end_escape(&mut self) {
-        self.update_width();
-        // The two escape bytes stay in the text but take no room on screen.
-        self.cell.width = self.cell.width.saturating_sub(2);
-        self.pos = self.buf.len();
-        self.in_escape = false;
+        self.cell_size += text.len();
+        self.cell_width += rune_count(text);
     }
 
     /// Ends the current cell; returns how many cells the current line now has.
     fn terminate_cell(&mut self, htab: bool) -> usize {
-        self.cell.htab = htab;
-        self.cells.push(self.cell);
-        self.cell = Cell::default();
+        self.cells.push(Cell {
+            size: self.cell_size,
+            width: self.cell_width,
+            htab,
+            escaped: self.cell_escaped,
+        });
+        self.cell_size = 0;
+        self.cell_width = 0;
+        self.cell_escaped = false;
         self.cells.len() - self.line_starts[self.line_starts.len() - 1]
     }
 
-    /// Feeds bytes; output appears as sections complete.
-    pub(crate) fn write(&mut self, data: &[u8]) {
-        let mut n = 0;
-        for (i, &ch) in data.iter().enumerate() {
-            if !self.in_escape {
-                match ch {
-                    b'\t' | b'\x0B' | b'\n' | b'\x0C' => {
-                        self.append(&data[n..i]);
-                        self.update_width();
-                        n = i + 1;
-                        let ncells = self.terminate_cell(ch == b'\t');
-                        if ch == b'\n' || ch == b'\x0C' {
-                            self.line_starts.push(self.cells.len());
-                            // A formfeed ends every column; a line of one cell cannot
-                            // influence later lines, so either way we may flush.
-                            if ch == b'\x0C' || ncells == 1 {
-                                self.flush();
-                            }
-                        }
-                    }
-                    ESCAPE => {
-                        self.append(&data[n..i]);
-                        self.update_width();
-                        n = i;
-                        self.in_escape = true;
-                    }
-                    _ => {}
-                }
-            } else if ch == ESCAPE {
-                self.append(&data[n..i + 1]);
-                n = i + 1;
-                self.end_escape();
+    /// Adds text known to hold no separators; `ascii` spares counting code points.
+    pub(crate) fn plain(&mut self, text: &[u8], ascii: bool) {
+        self.buf.extend_from_slice(text);
+        self.cell_size += text.len();
+        self.cell_width += if ascii { text.len() } else { rune_count(text) };
+    }
+
+    /// Adds text to the current cell. Literal text may hold tabs and line breaks (a
+    /// raw string); they separate cells as they do upstream.
+    pub(crate) fn text(&mut self, mut text: &[u8]) {
+        while let Some(k) = text.iter().position(|&b| SEPARATOR[b as usize]) {
+            self.append(&text[..k]);
+            self.separator(text[k]);
+            text = &text[k + 1..];
+        }
+        self.append(text);
+    }
+
+    /// Adds text that must pass through uninterpreted (a comment). Its width is its
+    /// length in code points; the escape bytes around it take no room.
+    pub(crate) fn escaped(&mut self, text: &[u8]) {
+        self.buf.push(ESCAPE);
+        self.buf.extend_from_slice(text);
+        self.buf.push(ESCAPE);
+        self.cell_size += text.len() + 2;
+        self.cell_width += rune_count(text);
+        self.cell_escaped = true;
+    }
+
+    /// Ends a cell at a tab (`\t`), soft tab (`\x0B`), newline or formfeed.
+    pub(crate) fn separator(&mut self, ch: u8) {
+        let ncells = self.terminate_cell(ch == b'\t');
+        if ch == b'\n' || ch == b'\x0C' {
+            self.line_starts.push(self.cells.len());
+            // A formfeed ends every column; a line of one cell cannot influence later
+            // lines, so either way everything so far can be written out.
+            if ch == b'\x0C' || ncells == 1 {
+                self.flush();
             }
         }
-        self.append(&data[n..]);
     }
 
     /// Formats and writes everything buffered.
     pub(crate) fn flush(&mut self) {
-        if self.cell.size > 0 {
-            if self.in_escape {
-                self.end_escape();
-            }
+        if self.cell_size > 0 {
             self.terminate_cell(false);
         }
         let lines = self.line_count();
@@ -177,21 +194,9 @@ impl TabWriter {
             // Indentation: whole tabs up to the next multiple of the tab width.
             let cell_width = cell_width.div_ceil(TAB_WIDTH) * TAB_WIDTH;
             let n = cell_width.saturating_sub(text_width);
-            const TABS: &[u8] = b"\t\t\t\t\t\t\t\t";
-            let mut count = n.div_ceil(TAB_WIDTH);
-            while count > 0 {
-                let k = count.min(TABS.len());
-                self.out.write(&TABS[..k]);
-                count -= k;
-            }
-            return;
-        }
-        const SPACES: &[u8] = b"                                ";
-        let mut count = cell_width.saturating_sub(text_width);
-        while count > 0 {
-            let k = count.min(SPACES.len());
-            self.out.write(&SPACES[..k]);
-            count -= k;
+            self.out.pad(b'\t', n.div_ceil(TAB_WIDTH));
+        } else {
+            self.out.pad(b' ', cell_width.saturating_sub(text_width));
         }
     }
 
@@ -207,7 +212,7 @@ impl TabWriter {
                     }
                 } else {
                     use_tabs = false;
-                    self.out.write(&self.buf[pos..pos + c.size]);
+                    self.out.cell(&self.buf[pos..pos + c.size], c.escaped);
                     pos += c.size;
                     if j < self.widths.len() {
                         self.write_padding(c.width, self.widths[j], false);
@@ -216,11 +221,11 @@ impl TabWriter {
             }
             if i + 1 == self.line_count() {
                 // The last buffered line has no line break yet: write what is open.
-                let end = (pos + self.cell.size).min(self.buf.len());
-                self.out.write(&self.buf[pos..end]);
+                let end = (pos + self.cell_size).min(self.buf.len());
+                self.out.cell(&self.buf[pos..end], self.cell_escaped);
                 pos = end;
             } else {
-                self.out.write(b"\n");
+                self.out.newline();
             }
         }
         pos
@@ -228,42 +233,79 @@ impl TabWriter {
 
     /// Formats lines `line0..line1`, whose text starts at `pos0` in `buf`; returns
     /// where `line1`'s text starts.
-    fn format(&mut self, pos0: usize, mut line0: usize, line1: usize) -> usize {
+    ///
+    /// Go's version recurses once per column. A line can have as many columns as a
+    /// raw string has tabs, so the recursion is unrolled onto `frames` here: each
+    /// frame is one column's pass over a block of lines, and `widths` holds the
+    /// widths of the columns to its left.
+    fn format(&mut self, pos0: usize, line0: usize, line1: usize) -> usize {
         let mut pos = pos0;
-        let column = self.widths.len();
-        let mut this = line0;
-        while this < line1 {
-            // The last cell of a line is not part of any column.
-            if column + 1 < self.line(this).len() {
-                pos = self.write_lines(pos, line0, this);
-                line0 = this;
-
-                let mut width = 0;
-                let mut discardable = true;
-                while this < line1 {
-                    let range = self.line(this);
-                    if column + 1 < range.len() {
-                        let c = self.cells[range.start + column];
-                        width = width.max(c.width + PADDING);
-                        if c.width > 0 || c.htab {
-                            discardable = false;
-                        }
-                    } else {
-                        break;
-                    }
-                    this += 1;
-                }
-                if discardable {
-                    width = 0;
-                }
-                self.widths.push(width);
-                pos = self.format(pos, line0, this);
-                self.widths.pop();
-                line0 = this;
-            } else {
+        let mut frames = std::mem::take(&mut self.frames);
+        frames.clear();
+        frames.push(Frame {
+            line0,
+            this: line0,
+            line1,
+        });
+        while let Some(top) = frames.last_mut() {
+            let column = self.widths.len();
+            // Find the next line with a cell in this column (the last cell of a line
+            // is not part of any column).
+            let mut this = top.this;
+            while this < top.line1 && column + 1 >= self.line(this).len() {
                 this += 1;
             }
+            if this == top.line1 {
+                let (line0, line1) = (top.line0, top.line1);
+                pos = self.write_lines(pos, line0, line1);
+                frames.pop();
+                if !frames.is_empty() {
+                    self.widths.pop();
+                }
+                continue;
+            }
+            let start = this;
+            let line0 = top.line0;
+            let line1 = top.line1;
+            let mut width = 0;
+            let mut discardable = true;
+            while this < line1 {
+                let range = self.line(this);
+                if column + 1 >= range.len() {
+                    break;
+                }
+                let c = self.cells[range.start + column];
+                width = width.max(c.width + PADDING);
+                if c.width > 0 || c.htab {
+                    discardable = false;
+                }
+                this += 1;
+            }
+            if discardable {
+                width = 0;
+            }
+            // Lines before the block are done; the block itself is formatted with
+            // this column's width known, then we carry on after it.
+            top.line0 = this;
+            top.this = this;
+            pos = self.write_lines(pos, line0, start);
+            self.widths.push(width);
+            frames.push(Frame {
+                line0: start,
+                this: start,
+                line1: this,
+            });
         }
-        self.write_lines(pos, line0, line1)
+        self.frames = frames;
+        pos
     }
+}
+
+/// One column's pass in [`TabWriter::format`]: lines `line0..line1` remain to be
+/// written, and `this` is how far the search for the next block has got.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    line0: usize,
+    this: usize,
+    line1: usize,
 }

@@ -1,100 +1,74 @@
-//! The last output stage: drops trailing blanks and tabs from lines, turns formfeeds
-//! into newlines and strips the escape bytes that protect comments, as upstream's
-//! `trimmer` does after the tabwriter.
+//! The last output stage: drops trailing blanks from lines and strips the escape
+//! bytes that protect comments, as upstream's `trimmer` does after the tabwriter.
+//!
+//! Upstream's trimmer is a byte-wise state machine. Here the tabwriter hands over
+//! whole cells, padding and line breaks, and the trimmer only remembers where the
+//! last byte worth keeping ended: a line break cuts the output back to that mark. Cell
+//! text outside escapes never holds tabs or line breaks (those end cells), so only
+//! cells that contain a comment need a closer look.
 
 use super::tabwriter::ESCAPE;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    /// Collecting blanks that are only written if text follows on the same line.
-    Space,
-    /// Inside an escaped segment, which is copied verbatim.
-    Escape,
-    /// Inside ordinary text.
-    Text,
-}
-
-/// A streaming filter into a growing byte buffer. Text is only ever copied out of the
-/// chunk handed to [`Trimmer::write`]; pending blanks are the only thing buffered.
 pub(crate) struct Trimmer {
     out: Vec<u8>,
-    state: State,
-    /// Blanks seen since the last text, held back until we know the line goes on.
-    space: Vec<u8>,
+    /// Length of the output up to the last byte that is not a trailing blank.
+    keep: usize,
+}
+
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
 }
 
 impl Trimmer {
     pub(crate) fn with_capacity(capacity: usize) -> Trimmer {
         Trimmer {
             out: Vec::with_capacity(capacity),
-            state: State::Space,
-            space: Vec::with_capacity(64),
+            keep: 0,
         }
     }
 
-    fn reset_space(&mut self) {
-        self.state = State::Space;
-        self.space.clear();
-    }
-
-    /// Filters one chunk. Upstream resets its text start at every call and flushes
-    /// open text at the end of it, so chunk boundaries are kept meaningful here too.
-    pub(crate) fn write(&mut self, data: &[u8]) {
-        let mut text_start = 0;
-        for (off, &raw) in data.iter().enumerate() {
-            let b = if raw == b'\x0B' { b'\t' } else { raw };
-            match self.state {
-                State::Space => match b {
-                    b'\t' | b' ' => self.space.push(b),
-                    b'\n' | b'\x0C' => {
-                        self.reset_space();
-                        self.out.push(b'\n');
-                    }
-                    ESCAPE => {
-                        self.out.extend_from_slice(&self.space);
-                        self.state = State::Escape;
-                        text_start = off + 1;
-                    }
-                    _ => {
-                        self.out.extend_from_slice(&self.space);
-                        self.state = State::Text;
-                        text_start = off;
-                    }
-                },
-                State::Text => match b {
-                    b'\t' | b' ' => {
-                        self.out.extend_from_slice(&data[text_start..off]);
-                        self.reset_space();
-                        self.space.push(b);
-                    }
-                    b'\n' | b'\x0C' => {
-                        self.out.extend_from_slice(&data[text_start..off]);
-                        self.reset_space();
-                        self.out.push(b'\n');
-                    }
-                    ESCAPE => {
-                        self.out.extend_from_slice(&data[text_start..off]);
-                        self.state = State::Escape;
-                        text_start = off + 1;
-                    }
-                    _ => {}
-                },
-                State::Escape => {
-                    if b == ESCAPE {
-                        self.out.extend_from_slice(&data[text_start..off]);
-                        self.reset_space();
-                    }
-                }
-            }
-        }
-        if self.state != State::Space {
-            self.out.extend_from_slice(&data[text_start..]);
-            self.reset_space();
+    /// Text with no escapes in it.
+    fn plain(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+        if let Some(last) = bytes.iter().rposition(|&b| !is_blank(b)) {
+            self.keep = self.out.len() - bytes.len() + last + 1;
         }
     }
 
-    /// The filtered bytes. Pending blanks at the very end are dropped.
-    pub(crate) fn finish(self) -> Vec<u8> {
+    /// The text of a cell; `escaped` says whether it holds escaped segments, which
+    /// are copied verbatim (trailing blanks and line breaks included).
+    pub(crate) fn cell(&mut self, bytes: &[u8], escaped: bool) {
+        if !escaped {
+            self.plain(bytes);
+            return;
+        }
+        let mut rest = bytes;
+        while let Some(open) = memchr::memchr(ESCAPE, rest) {
+            self.plain(&rest[..open]);
+            let inner = &rest[open + 1..];
+            // An escape left open at the end counts as closed there.
+            let close = memchr::memchr(ESCAPE, inner).unwrap_or(inner.len());
+            self.out.extend_from_slice(&inner[..close]);
+            self.keep = self.out.len();
+            rest = inner.get(close + 1..).unwrap_or(&[]);
+        }
+        self.plain(rest);
+    }
+
+    /// Padding: `n` copies of a blank.
+    pub(crate) fn pad(&mut self, blank: u8, n: usize) {
+        self.out.resize(self.out.len() + n, blank);
+    }
+
+    pub(crate) fn newline(&mut self) {
+        self.out.truncate(self.keep);
+        self.out.push(b'\n');
+        self.keep = self.out.len();
+    }
+
+    /// The filtered bytes. Blanks at the very end are dropped.
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        self.out.truncate(self.keep);
         self.out
     }
 }

@@ -10,9 +10,10 @@ use crate::token::Token;
 
 pub(crate) struct Walker<'a, 'p> {
     pub(crate) p: Printer<'a>,
-    pub(crate) src: &'a str,
-    pub(crate) opts: &'p PrintOptions,
-    /// Reused for dotted block names so that printing allocates nothing per block.
+    src: &'a str,
+    opts: &'p PrintOptions,
+    /// Reused for dotted block names and quoted keys and labels, so that printing
+    /// allocates nothing per block.
     scratch: String,
 }
 
@@ -23,6 +24,22 @@ impl<'a, 'p> Walker<'a, 'p> {
             src,
             opts,
             scratch: String::with_capacity(64),
+        }
+    }
+
+    /// Puts Go's `%q` of `s` in the scratch buffer, without allocating when nothing
+    /// needs escaping (block labels are identifiers, so that is the usual case).
+    fn quote_to_scratch(&mut self, s: &str) {
+        self.scratch.clear();
+        let plain = s
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\');
+        if plain {
+            self.scratch.push('"');
+            self.scratch.push_str(s);
+            self.scratch.push('"');
+        } else {
+            self.scratch.push_str(&go_quote(s));
         }
     }
 
@@ -85,7 +102,9 @@ impl<'a, 'p> Walker<'a, 'p> {
     }
 
     pub(crate) fn walk_stmts(&mut self, stmts: &[Stmt]) {
+        let mut prev_end_line = 0;
         for (i, s) in stmts.iter().enumerate() {
+            let start_line = self.line(Self::stmt_start(s));
             let mut spaced = false;
             // Blocks are always set off by a blank line.
             if i > 0 && matches!(s, Stmt::Block(_)) {
@@ -93,37 +112,33 @@ impl<'a, 'p> Walker<'a, 'p> {
                 spaced = true;
             }
             // One blank line in the source between statements is kept.
-            if i > 0 && !spaced {
-                let prev = self.line(self.stmt_end(&stmts[i - 1]));
-                let cur = self.line(Self::stmt_start(s));
-                if cur - prev > 1 {
-                    self.p.ws(Ws::Formfeed);
-                }
+            if i > 0 && !spaced && start_line - prev_end_line > 1 {
+                self.p.ws(Ws::Formfeed);
             }
             match s {
                 Stmt::Attribute(a) => self.walk_attribute(a),
                 Stmt::Block(b) => self.walk_block(b),
             }
             // A statement over several lines ends the alignment section.
-            let lines = self.line(self.stmt_end(s)) - self.line(Self::stmt_start(s)) + 1;
-            if lines > 1 {
+            let end_line = self.line(self.stmt_end(s));
+            if end_line - start_line + 1 > 1 {
                 self.p.ws(Ws::Formfeed);
             } else {
                 self.p.ws(Ws::Newline);
             }
+            prev_end_line = end_line;
         }
     }
 
     fn walk_attribute(&mut self, a: &Attribute) {
-        self.p.set_pos(a.name.span.start);
-        self.p.text(a.name.text(self.src), Token::Ident);
+        self.p
+            .text_at(a.name.span.start, a.name.text(self.src), Token::Ident);
         self.p.ws(Ws::VTab);
         self.p.token(Token::Assign);
         self.p.ws(Ws::Blank);
         if let Expr::Literal(l) = &a.value {
             if self.opts.is_secret(a.name.text(self.src)) {
-                self.p.set_pos(l.span.start);
-                self.p.text("\"(secret)\"", l.kind);
+                self.p.text_at(l.span.start, "\"(secret)\"", l.kind);
                 return;
             }
         }
@@ -131,18 +146,19 @@ impl<'a, 'p> Walker<'a, 'p> {
     }
 
     fn walk_block(&mut self, b: &Block) {
-        let mut name = std::mem::take(&mut self.scratch);
-        name.clear();
+        self.scratch.clear();
         for (i, frag) in b.name.iter().enumerate() {
             if i > 0 {
-                name.push('.');
+                self.scratch.push('.');
             }
-            name.push_str(self.slice(frag.span.start, frag.span.end));
+            self.scratch
+                .push_str(self.src.get(frag.span.range()).unwrap_or(""));
         }
-        self.p
-            .set_pos(b.name.first().map_or(0, |frag| frag.span.start));
-        self.p.text(&name, Token::Ident);
-        self.scratch = name;
+        self.p.text_at(
+            b.name.first().map_or(0, |frag| frag.span.start),
+            &self.scratch,
+            Token::Ident,
+        );
 
         if let Some(label) = b.label {
             let inner = if label.len() >= 2 {
@@ -152,14 +168,13 @@ impl<'a, 'p> Walker<'a, 'p> {
             };
             if !inner.is_empty() {
                 self.p.ws(Ws::Blank);
-                self.p.set_pos(label.start);
-                self.p.text(&go_quote(inner), Token::String);
+                self.quote_to_scratch(inner);
+                self.p.text_at(label.start, &self.scratch, Token::String);
             }
         }
 
         self.p.ws(Ws::Blank);
-        self.p.set_pos(b.lcurly);
-        self.p.token(Token::LCurly);
+        self.p.token_at(b.lcurly, Token::LCurly);
         self.p.ws(Ws::Indent);
         if b.body.is_empty() {
             self.p.ws(Ws::Blank);
@@ -168,22 +183,19 @@ impl<'a, 'p> Walker<'a, 'p> {
             self.walk_stmts(&b.body);
         }
         self.p.ws(Ws::Unindent);
-        self.p.set_pos(b.rcurly);
-        self.p.token(Token::RCurly);
+        self.p.token_at(b.rcurly, Token::RCurly);
     }
 
     pub(crate) fn walk_expr(&mut self, e: &Expr) {
         match e {
             Expr::Literal(l) => {
-                self.p.set_pos(l.span.start);
                 let text = l.text(self.src);
-                self.p.text(&text, l.kind);
+                self.p.text_at(l.span.start, &text, l.kind);
             }
             Expr::Array(a) => self.walk_array(a),
             Expr::Object(o) => self.walk_object(o),
             Expr::Ident(i) => {
-                self.p.set_pos(i.span.start);
-                self.p.text(i.text(self.src), Token::Ident);
+                self.p.text_at(i.span.start, i.text(self.src), Token::Ident);
             }
             Expr::Access(a) => {
                 self.walk_expr(&a.value);
@@ -193,23 +205,19 @@ impl<'a, 'p> Walker<'a, 'p> {
             }
             Expr::Index(i) => {
                 self.walk_expr(&i.value);
-                self.p.set_pos(i.lbrack);
-                self.p.token(Token::LBrack);
+                self.p.token_at(i.lbrack, Token::LBrack);
                 self.walk_expr(&i.index);
-                self.p.set_pos(i.rbrack);
-                self.p.token(Token::RBrack);
+                self.p.token_at(i.rbrack, Token::RBrack);
             }
             Expr::Call(c) => self.walk_call(c),
             Expr::Unary(u) => {
-                self.p.set_pos(u.op_pos);
-                self.p.token(u.op);
+                self.p.token_at(u.op_pos, u.op);
                 self.walk_expr(&u.value);
             }
             Expr::Binary(b) => {
                 self.walk_expr(&b.left);
                 self.p.ws(Ws::Blank);
-                self.p.set_pos(b.op_pos);
-                self.p.token(b.op);
+                self.p.token_at(b.op_pos, b.op);
                 self.p.ws(Ws::Blank);
                 self.walk_expr(&b.right);
             }
@@ -223,8 +231,7 @@ impl<'a, 'p> Walker<'a, 'p> {
     }
 
     fn walk_array(&mut self, a: &ArrayExpr) {
-        self.p.set_pos(a.lbrack);
-        self.p.token(Token::LBrack);
+        self.p.token_at(a.lbrack, Token::LBrack);
         let mut prev = a.lbrack as i64;
         let n = a.elements.len();
         for (i, el) in a.elements.iter().enumerate() {
@@ -254,13 +261,11 @@ impl<'a, 'p> Walker<'a, 'p> {
             self.p.ws(Ws::Formfeed);
             self.p.ws(Ws::Unindent);
         }
-        self.p.set_pos(a.rbrack);
-        self.p.token(Token::RBrack);
+        self.p.token_at(a.rbrack, Token::RBrack);
     }
 
     fn walk_object(&mut self, o: &ObjectExpr) {
-        self.p.set_pos(o.lcurly);
-        self.p.token(Token::LCurly);
+        self.p.token_at(o.lcurly, Token::LCurly);
         self.p.ws(Ws::Indent);
         let mut prev = o.lcurly as i64;
         let n = o.fields.len();
@@ -285,11 +290,12 @@ impl<'a, 'p> Walker<'a, 'p> {
             };
             // Upstream measures the key without its quotes.
             prev = start + key.len() as i64 - 1;
-            self.p.set_pos(field.name.start);
             if field.quoted {
-                self.p.text(&go_quote(key), Token::String);
+                self.quote_to_scratch(key);
+                self.p
+                    .text_at(field.name.start, &self.scratch, Token::String);
             } else {
-                self.p.text(key, Token::Ident);
+                self.p.text_at(field.name.start, key, Token::Ident);
             }
             self.p.ws(Ws::VTab);
             self.p.token(Token::Assign);
@@ -304,8 +310,7 @@ impl<'a, 'p> Walker<'a, 'p> {
             self.p.ws(Ws::Formfeed);
         }
         self.p.ws(Ws::Unindent);
-        self.p.set_pos(o.rcurly);
-        self.p.token(Token::RCurly);
+        self.p.token_at(o.rcurly, Token::RCurly);
     }
 
     fn walk_call(&mut self, c: &CallExpr) {

@@ -110,6 +110,13 @@ pub fn to_json(value: &Value) -> serde_json::Value {
         Value::Null => Json::Null,
         Value::Number(Number::Int(i)) => Json::from(*i),
         Value::Number(Number::Uint(u)) => Json::from(*u),
+        // Whole floats print without a fraction, as Go's encoding/json prints them
+        // (`1`, not `1.0`); 2^53 keeps the integer exact.
+        Value::Number(Number::Float(f))
+            if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 =>
+        {
+            Json::from(*f as i64)
+        }
         Value::Number(Number::Float(f)) => serde_json::Number::from_f64(*f)
             .map(Json::Number)
             .unwrap_or_else(|| Json::String(Number::Float(*f).to_go_string())),

@@ -1,11 +1,11 @@
-//! `ferroalloy fmt` end to end: runs the real binary over the cases in
-//! `testdata/cli/fmt/<case>/` and over upstream's `fmt_command` cases.
+//! The `ferroalloy` binary end to end: runs it over the cases in
+//! `testdata/cli/<command>/<case>/` (fmt, validate, eval) and over upstream's
+//! `fmt_command` cases.
 //!
 //! A case folder holds `args` (one argument per line), optionally `stdin` and a
 //! `files/` tree copied into a fresh working directory, and what must come out:
 //! `expect.stdout`, `expect.stderr` (absent means empty), `expect.code` (absent means 0)
 //! and optionally `expect.files/`, files the working directory must hold afterwards.
-//! A `needs-printer` file marks cases whose output depends on the formatter.
 //! `UPDATE_EXPECT=1` rewrites the `expect.*` files (never `expect.files/`).
 
 use alloy_testdata::{alloy_syntax, fixtures, update_mode, Harness};
@@ -48,7 +48,7 @@ fn run(dir: &Path, args: &[String], stdin: &[u8]) -> Outcome {
 /// A fresh, empty working directory for `name` under Cargo's scratch folder.
 fn work_dir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("cli_fmt")
+        .join("cli_cases")
         .join(name);
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).expect("scratch folder is writable");
@@ -156,28 +156,22 @@ fn run_case(case: &Path, name: &str) -> Result<(), String> {
     }
 }
 
-/// Runs the fixture cases with (`true`) or without the `needs-printer` marker.
-fn fixture_cases(needs_printer: bool) {
-    let root = fixtures().join("cli").join("fmt");
+/// Runs every case folder under `testdata/cli/<command>/`.
+fn command_cases(command: &str) {
+    let root = fixtures().join("cli").join(command);
     let mut cases: Vec<PathBuf> = fs::read_dir(&root)
-        .expect("testdata/cli/fmt exists")
+        .expect("the fixture folder exists")
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.is_dir() && p.join("needs-printer").exists() == needs_printer)
+        .filter(|p| p.is_dir())
         .collect();
     cases.sort();
-    let family = if needs_printer {
-        "cli-fmt-printer"
-    } else {
-        "cli-fmt"
-    };
-    let mut h = Harness::new(family);
+    let mut h = Harness::new(&format!("cli-{command}"));
     for case in &cases {
-        let name = case
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        let name = format!(
+            "{command}/{}",
+            case.file_name().unwrap_or_default().to_string_lossy()
+        );
         h.record(&name, run_case(case, &name));
     }
     h.finish();
@@ -185,20 +179,21 @@ fn fixture_cases(needs_printer: bool) {
 
 #[test]
 fn fmt_cases() {
-    fixture_cases(false);
+    command_cases("fmt");
 }
 
-// Ignored until the formatter (`alloy_syntax::printer::format_file`) is merged: these
-// cases compare real formatted output. Remove the `#[ignore]` after the merge.
 #[test]
-#[ignore = "needs the formatter; un-ignore after the printer merge"]
-fn fmt_cases_needing_the_printer() {
-    fixture_cases(true);
+fn validate_cases() {
+    command_cases("validate");
 }
 
-// Ignored for the same reason: upstream's `fmt_command` cases print formatted text.
 #[test]
-#[ignore = "needs the formatter; un-ignore after the printer merge"]
+fn eval_cases() {
+    command_cases("eval");
+}
+
+/// Upstream's `fmt_command` cases.
+#[test]
 fn upstream_fmt_command_cases() {
     let Some(path) = alloy_syntax("cases/fmt_extra.json") else {
         return;
@@ -289,4 +284,38 @@ fn version_names_the_program_and_version() {
         )),
         "{stdout}"
     );
+}
+
+#[test]
+fn no_subcommand_prints_usage_and_succeeds() {
+    let out = run(Path::new("."), &[], b"");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.code, 0);
+    assert!(stderr.contains("Usage: ferroalloy"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+/// The README's examples are in canonical form (`fmt -t` accepts them) and the
+/// quickstart validates.
+#[test]
+fn examples_are_formatted_and_quickstart_validates() {
+    let examples = fixtures().join("examples");
+    for path in alloy_testdata::files_with_suffix(&examples, ".alloy") {
+        let out = run(
+            Path::new("."),
+            &["fmt".into(), "-t".into(), path.display().to_string()],
+            b"",
+        );
+        assert_eq!(out.code, 0, "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // Paths in the quickstart are relative to the repository root.
+    let out = run(
+        &fixtures().join(".."),
+        &[
+            "validate".into(),
+            "testdata/examples/quickstart.alloy".into(),
+        ],
+        b"",
+    );
+    assert_eq!(out.code, 0, "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -1,0 +1,228 @@
+//! `local.file`: exports a file's contents (COMPONENTS.md §7), re-read on filesystem
+//! events (`detector = "fsnotify"`, watching the parent directory so atomic renames
+//! and Kubernetes ConfigMap symlink swaps are seen) or every `poll_frequency`.
+
+use alloy_runtime::component::{
+    Arguments, BoxFuture, Component, ExportsSink, Health, HealthState, Options,
+};
+use alloy_runtime::decode::Decoder;
+use alloy_runtime::duration::GoDuration;
+use alloy_runtime::schema::{Attr, LabelRule, Schema, Ty};
+use alloy_syntax::value::Value;
+use alloy_syntax::Diagnostic;
+use notify::Watcher;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+
+static SCHEMA: Schema = Schema {
+    label: LabelRule::Ignored,
+    attrs: &[
+        Attr {
+            name: "filename",
+            ty: Ty::String,
+            required: true,
+        },
+        Attr {
+            name: "detector",
+            ty: Ty::String,
+            required: false,
+        },
+        Attr {
+            name: "poll_frequency",
+            ty: Ty::Duration,
+            required: false,
+        },
+        Attr {
+            name: "is_secret",
+            ty: Ty::Bool,
+            required: false,
+        },
+    ],
+    blocks: &[],
+    free_form: false,
+};
+
+/// How changes are noticed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detector {
+    Fsnotify,
+    Poll,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalFileArgs {
+    pub filename: String,
+    pub detector: Detector,
+    pub poll_frequency: GoDuration,
+    pub is_secret: bool,
+}
+
+impl Arguments for LocalFileArgs {
+    fn schema() -> &'static Schema {
+        &SCHEMA
+    }
+
+    fn decode(d: &Decoder) -> Result<Self, Diagnostic> {
+        let detector = match d.attr_or("detector", "fsnotify".to_string())?.as_str() {
+            "fsnotify" => Detector::Fsnotify,
+            "poll" => Detector::Poll,
+            other => {
+                return Err(d.error(
+                    d.span_of("detector"),
+                    format!("unrecognized detector {other:?}, expected fsnotify or poll"),
+                ))
+            }
+        };
+        let poll_frequency = d.attr_or("poll_frequency", GoDuration::from_secs(60))?;
+        if poll_frequency.nanos() <= 0 {
+            return Err(d.error(
+                d.span_of("poll_frequency"),
+                "poll_frequency must be greater than 0",
+            ));
+        }
+        Ok(LocalFileArgs {
+            filename: d.required("filename")?,
+            detector,
+            poll_frequency,
+            is_secret: d.attr_or("is_secret", false)?,
+        })
+    }
+}
+
+/// The running component.
+pub struct LocalFile {
+    exports: ExportsSink,
+    state: Mutex<State>,
+    /// Wakes the run loop when the arguments change (new file, new detector).
+    reconfigured: Notify,
+}
+
+struct State {
+    args: LocalFileArgs,
+    health: Health,
+}
+
+impl LocalFile {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reads the file and publishes its content; on failure the last content stays.
+    fn refresh(&self) {
+        let args = self.lock().args.clone();
+        let health = match read(&args) {
+            Ok(value) => {
+                (self.exports)(value);
+                Health::new(HealthState::Healthy, "read file")
+            }
+            Err(err) => Health::new(HealthState::Unhealthy, err),
+        };
+        self.lock().health = health;
+    }
+}
+
+/// The file's content as the export value (a secret when `is_secret`).
+fn read(args: &LocalFileArgs) -> Result<Value, String> {
+    let content =
+        std::fs::read_to_string(&args.filename).map_err(|e| format!("failed to read file: {e}"))?;
+    let exports = if args.is_secret {
+        Value::secret(content)
+    } else {
+        Value::string(content)
+    };
+    Ok(Value::object([("content".to_string(), exports)].into()))
+}
+
+impl Component for LocalFile {
+    type Arguments = LocalFileArgs;
+
+    fn build(opts: Options, args: LocalFileArgs) -> Result<Self, String> {
+        // The first read is synchronous: a missing file fails the load.
+        (opts.exports)(read(&args)?);
+        Ok(LocalFile {
+            exports: opts.exports,
+            state: Mutex::new(State {
+                args,
+                health: Health::new(HealthState::Healthy, "read file"),
+            }),
+            reconfigured: Notify::new(),
+        })
+    }
+
+    fn update(&self, args: LocalFileArgs) -> Result<(), String> {
+        let value = read(&args)?;
+        (self.exports)(value);
+        {
+            let mut state = self.lock();
+            state.args = args;
+            state.health = Health::new(HealthState::Healthy, "read file");
+        }
+        self.reconfigured.notify_one();
+        Ok(())
+    }
+
+    fn run(self: Arc<Self>, cancel: CancellationToken) -> BoxFuture<Result<(), String>> {
+        Box::pin(async move {
+            loop {
+                let args = self.lock().args.clone();
+                let (tx, mut events) = mpsc::unbounded_channel();
+                // Kept alive for this configuration; dropping it stops watching.
+                let _watcher = match args.detector {
+                    Detector::Fsnotify => watch(Path::new(&args.filename), tx),
+                    Detector::Poll => None,
+                };
+                // Changes made between the last read and the watch being in place
+                // would otherwise wait for the next poll.
+                self.refresh();
+                let mut ticker = tokio::time::interval(args.poll_frequency.to_std());
+                ticker.tick().await;
+                loop {
+                    tokio::select! {
+                        _ = cancel.cancelled() => return Ok(()),
+                        _ = self.reconfigured.notified() => break,
+                        _ = ticker.tick() => self.refresh(),
+                        Some(()) = events.recv() => {
+                            // Editors write in several steps; one read after the burst.
+                            while events.try_recv().is_ok() {}
+                            self.refresh();
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    fn health(&self) -> Option<Health> {
+        Some(self.lock().health.clone())
+    }
+}
+
+/// Watches the file's directory and signals on any event that concerns the file.
+/// Returns `None` (polling still runs) when the watch cannot be set up.
+fn watch(file: &Path, tx: mpsc::UnboundedSender<()>) -> Option<notify::RecommendedWatcher> {
+    let file: PathBuf = file.to_path_buf();
+    let dir = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = file.file_name().map(|n| n.to_os_string());
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(event) = res {
+            let concerns_file = event
+                .paths
+                .iter()
+                .any(|p| p.file_name().map(|n| n.to_os_string()) == name);
+            // Symlink swaps (Kubernetes ConfigMaps) touch other names in the folder.
+            if concerns_file || event.paths.iter().any(|p| p.is_symlink()) {
+                let _ = tx.send(());
+            }
+        }
+    })
+    .ok()?;
+    watcher
+        .watch(&dir, notify::RecursiveMode::NonRecursive)
+        .ok()?;
+    Some(watcher)
+}

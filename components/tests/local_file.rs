@@ -1,0 +1,157 @@
+//! `local.file` in a real controller: first read, change detection by filesystem
+//! events and by polling, secrets, failures keeping the last content, and a second
+//! component that follows the first one's export.
+
+use alloy_runtime::controller::{Controller, ControllerOptions};
+use alloy_runtime::source::parse_sources;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ferroalloy-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn controller() -> Controller {
+    Controller::new(
+        alloy_components::registry(),
+        Arc::new(alloy_stdlib::Stdlib::new()),
+        ControllerOptions::default(),
+    )
+}
+
+async fn load(c: &Controller, src: &str) -> Result<(), Vec<String>> {
+    let (files, diags) =
+        parse_sources(vec![("main.alloy".into(), src.as_bytes().to_vec())]).unwrap();
+    assert!(diags.is_empty(), "{diags:?}");
+    match c.load(files).await {
+        Ok(report) if report.errors.is_empty() => Ok(()),
+        Ok(report) => Err(report.errors.iter().map(|d| d.message.clone()).collect()),
+        Err(diags) => Err(diags.iter().map(|d| d.message.clone()).collect()),
+    }
+}
+
+fn content(c: &Controller, id: &str) -> Option<String> {
+    let exports = c.node(id)?.exports();
+    let value = exports.as_object()?.get("content")?.clone();
+    value.as_str().map(str::to_string)
+}
+
+async fn eventually(what: &str, check: impl Fn() -> bool) {
+    for _ in 0..500 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn quote(path: &std::path::Path) -> String {
+    alloy_syntax::parser::go_quote(&path.display().to_string())
+}
+
+#[tokio::test]
+async fn follows_file_changes_and_feeds_dependants() {
+    let dir = temp_dir("lf-follow");
+    let pointer = dir.join("pointer.txt");
+    let target = dir.join("target.txt");
+    let other = dir.join("other.txt");
+    std::fs::write(&target, "first\n").unwrap();
+    std::fs::write(&other, "second").unwrap();
+    std::fs::write(&pointer, format!("{}\n", target.display())).unwrap();
+    let c = controller();
+    let src = format!(
+        "local.file \"pointer\" {{ filename = {} }}\nlocal.file \"data\" {{ filename = string.trim_space(local.file.pointer.content) }}\n",
+        quote(&pointer)
+    );
+    load(&c, &src).await.unwrap();
+    // Content is exported untrimmed.
+    assert_eq!(content(&c, "local.file.data").as_deref(), Some("first\n"));
+
+    // An fsnotify event re-reads the file.
+    std::fs::write(&target, "changed").unwrap();
+    eventually("the edit to be seen", || {
+        content(&c, "local.file.data").as_deref() == Some("changed")
+    })
+    .await;
+
+    // Atomic replace (write elsewhere, rename over) of the pointer: the dependant
+    // follows to the new file.
+    let tmp = dir.join("pointer.tmp");
+    std::fs::write(&tmp, other.display().to_string()).unwrap();
+    std::fs::rename(&tmp, &pointer).unwrap();
+    eventually("the dependant to follow the new pointer", || {
+        content(&c, "local.file.data").as_deref() == Some("second")
+    })
+    .await;
+    c.shutdown();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn polling_detects_changes_and_failures_keep_last_content() {
+    let dir = temp_dir("lf-poll");
+    let file = dir.join("f.txt");
+    std::fs::write(&file, "one").unwrap();
+    let c = controller();
+    let src = format!(
+        "local.file \"p\" {{\n  filename = {}\n  detector = \"poll\"\n  poll_frequency = \"50ms\"\n}}\n",
+        quote(&file)
+    );
+    load(&c, &src).await.unwrap();
+    std::fs::write(&file, "two").unwrap();
+    eventually("the poll to see the change", || {
+        content(&c, "local.file.p").as_deref() == Some("two")
+    })
+    .await;
+    std::fs::remove_file(&file).unwrap();
+    let node = c.node("local.file.p").unwrap();
+    eventually("the failure to show in health", || {
+        node.health().state.as_str() == "unhealthy"
+    })
+    .await;
+    assert!(node.health().message.starts_with("failed to read file"));
+    assert_eq!(content(&c, "local.file.p").as_deref(), Some("two"));
+    c.shutdown();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn secrets_missing_files_and_bad_arguments() {
+    let dir = temp_dir("lf-errors");
+    let file = dir.join("s.txt");
+    std::fs::write(&file, "hunter2").unwrap();
+    let c = controller();
+    let src = format!(
+        "local.file \"s\" {{\n  filename = {}\n  is_secret = true\n}}\n",
+        quote(&file)
+    );
+    load(&c, &src).await.unwrap();
+    let exports = c.node("local.file.s").unwrap().exports();
+    let rendered = alloy_syntax::value::render(&exports);
+    assert!(!rendered.contains("hunter2"), "{rendered}");
+    assert!(rendered.contains("(secret)"), "{rendered}");
+
+    let missing = format!(
+        "local.file \"m\" {{ filename = {} }}\n",
+        quote(&dir.join("nope"))
+    );
+    let errors = load(&c, &missing).await.unwrap_err();
+    assert!(
+        errors[0].starts_with("Failed to build component: failed to read file"),
+        "{errors:?}"
+    );
+
+    let bad = format!(
+        "local.file \"b\" {{\n  filename = {}\n  poll_frequency = \"0s\"\n}}\n",
+        quote(&file)
+    );
+    let errors = load(&c, &bad).await.unwrap_err();
+    assert_eq!(errors, ["poll_frequency must be greater than 0"]);
+    c.shutdown();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
