@@ -24,8 +24,9 @@ use decorate::Decorator;
 use std::collections::{BTreeMap, HashMap};
 
 /// Nesting depth beyond which evaluation gives up instead of overflowing the stack.
-/// Real configurations nest a few levels; this leaves room for generated ones while
-/// staying far below what a 2 MiB thread stack holds in a debug build.
+/// Real configurations nest a few levels. At this depth a debug build still fits in a
+/// 2 MiB thread stack (measured: arrays, objects and unary chains; the parser stops
+/// earlier). Left-associative operator chains do not count: they are folded in a loop.
 pub const MAX_DEPTH: u32 = 1000;
 
 /// The variables an expression can see. Lookups fall through to the standard library
@@ -266,61 +267,107 @@ impl<'s> Evaluator<'s> {
         Decorator::new(self.src).about(&err, value, expr)
     }
 
+    /// Dispatches on the node kind. Each kind has its own function so that this one,
+    /// which is on every level of recursion, keeps a small stack frame.
     fn expr_inner(&mut self, expr: &Expr) -> Result<Value, EvalError> {
         match expr {
-            Expr::Literal(lit) => literal::literal_value(lit, self.src)
-                .map_err(|msg| EvalError::at("alloy::eval::literal", lit.span, msg)),
-            Expr::Ident(ident) => {
-                let name = ident.text(self.src);
-                self.scope.lookup(name).ok_or_else(|| {
-                    EvalError::at(
-                        "alloy::eval::unknown_identifier",
-                        ident.span,
-                        format!("identifier {} does not exist", go_quote(name)),
-                    )
-                })
-            }
+            Expr::Literal(lit) => self.literal(lit),
+            Expr::Ident(ident) => self.ident(ident),
             Expr::Paren(p) => self.expr(&p.inner),
-            Expr::Array(a) => {
-                let mut items = Vec::with_capacity(a.elements.len());
-                for e in &a.elements {
-                    items.push(self.expr(e)?);
-                }
-                Ok(Value::array(items))
-            }
-            Expr::Object(o) => {
-                let mut fields = BTreeMap::new();
-                for f in &o.fields {
-                    let v = self.expr(&f.value)?;
-                    fields.insert(f.key(self.src).to_string(), v);
-                }
-                Ok(Value::object(fields))
-            }
-            Expr::Unary(u) => {
-                let v = self.expr(&u.value)?;
-                ops::unary_op(u.op, &v).map_err(|e| self.about(e, &v, &u.value))
-            }
-            Expr::Binary(b) => {
-                let l = self.expr(&b.left)?;
-                let r = self.expr(&b.right)?;
-                ops::binary_op(&l, b.op, &r).map_err(|e| {
-                    let (value, at) = match e.operand {
-                        ops::Operand::Left => (&l, &b.left),
-                        ops::Operand::Right => (&r, &b.right),
-                    };
-                    let mut err = self.about(e.error, value, at);
-                    if err.message.ends_with(" divide by zero error") {
-                        err.code = "alloy::eval::divide_by_zero";
-                    }
-                    err
-                })
-            }
+            Expr::Array(a) => self.array(a),
+            Expr::Object(o) => self.object(o),
+            Expr::Unary(u) => self.unary(u),
+            Expr::Binary(b) => self.binary(b),
             Expr::Access(a) => self.access(a),
             Expr::Index(i) => self.index(i),
             Expr::Call(c) => self.call(c),
         }
     }
 
+    #[inline(never)]
+    fn literal(&mut self, lit: &ast::Literal) -> Result<Value, EvalError> {
+        literal::literal_value(lit, self.src)
+            .map_err(|msg| EvalError::at("alloy::eval::literal", lit.span, msg))
+    }
+
+    #[inline(never)]
+    fn ident(&mut self, ident: &ast::Ident) -> Result<Value, EvalError> {
+        let name = ident.text(self.src);
+        self.scope.lookup(name).ok_or_else(|| {
+            EvalError::at(
+                "alloy::eval::unknown_identifier",
+                ident.span,
+                format!("identifier {} does not exist", go_quote(name)),
+            )
+        })
+    }
+
+    #[inline(never)]
+    fn array(&mut self, a: &ast::ArrayExpr) -> Result<Value, EvalError> {
+        let mut items = Vec::with_capacity(a.elements.len());
+        for e in &a.elements {
+            items.push(self.expr(e)?);
+        }
+        Ok(Value::array(items))
+    }
+
+    #[inline(never)]
+    fn object(&mut self, o: &ast::ObjectExpr) -> Result<Value, EvalError> {
+        let mut fields = BTreeMap::new();
+        for f in &o.fields {
+            let v = self.expr(&f.value)?;
+            // Duplicate keys: the last one wins, as upstream's map assignment.
+            fields.insert(f.key(self.src).to_string(), v);
+        }
+        Ok(Value::object(fields))
+    }
+
+    #[inline(never)]
+    fn unary(&mut self, u: &ast::UnaryExpr) -> Result<Value, EvalError> {
+        let v = self.expr(&u.value)?;
+        ops::unary_op(u.op, &v).map_err(|e| self.about(e, &v, &u.value))
+    }
+
+    /// A binary expression. Left-associative chains (`"a" + "b" + ...`, as generated
+    /// configs write them) are walked down their left spine and folded in a loop, so
+    /// their length costs no stack; the order of evaluation is unchanged.
+    #[inline(never)]
+    fn binary(&mut self, b: &ast::BinaryExpr) -> Result<Value, EvalError> {
+        if !matches!(b.left, Expr::Binary(_)) {
+            let l = self.expr(&b.left)?;
+            return self.apply(b, l);
+        }
+        let mut spine = vec![b];
+        let mut leftmost = &b.left;
+        while let Expr::Binary(inner) = leftmost {
+            spine.push(inner);
+            leftmost = &inner.left;
+        }
+        let mut acc = self.expr(leftmost)?;
+        for node in spine.into_iter().rev() {
+            acc = self.apply(node, acc)?;
+        }
+        Ok(acc)
+    }
+
+    /// Evaluates the right operand of `node` and applies its operator to `l`, the value
+    /// of its left operand.
+    fn apply(&mut self, node: &ast::BinaryExpr, l: Value) -> Result<Value, EvalError> {
+        let r = self.expr(&node.right)?;
+        ops::binary_op(&l, node.op, &r).map_err(|e| {
+            let (value, at) = match e.operand {
+                ops::Operand::Left => (&l, &node.left),
+                ops::Operand::Right => (&r, &node.right),
+            };
+            let mut err = self.about(e.error, value, at);
+            if err.message.ends_with(" divide by zero error") {
+                err.code = "alloy::eval::divide_by_zero";
+            }
+            err
+        })
+    }
+
+    #[inline(never)]
     fn access(&mut self, a: &ast::AccessExpr) -> Result<Value, EvalError> {
         let value = self.expr(&a.value)?;
         let name = a.name.text(self.src);
@@ -350,6 +397,7 @@ impl<'s> Evaluator<'s> {
         }
     }
 
+    #[inline(never)]
     fn index(&mut self, i: &ast::IndexExpr) -> Result<Value, EvalError> {
         let value = self.expr(&i.value)?;
         let index = self.expr(&i.index)?;
@@ -405,6 +453,7 @@ impl<'s> Evaluator<'s> {
         }
     }
 
+    #[inline(never)]
     fn call(&mut self, c: &ast::CallExpr) -> Result<Value, EvalError> {
         let callee = self.expr(&c.value)?;
         let Value::Function(func) = &callee else {
