@@ -138,6 +138,24 @@ impl<T: FromValue> FromValue for Option<T> {
     }
 }
 
+/// A value of any type as an argument. Compared structurally, so arguments holding
+/// one can still tell "unchanged" from "changed" (`Value` itself has no `PartialEq`:
+/// Alloy equality is a language operation with its own rules).
+#[derive(Clone, Debug)]
+pub struct AnyValue(pub Value);
+
+impl PartialEq for AnyValue {
+    fn eq(&self, other: &Self) -> bool {
+        value::values_identical(&self.0, &other.0)
+    }
+}
+
+impl FromValue for AnyValue {
+    fn from_value(value: &Value) -> Result<Self, ValueError> {
+        Ok(AnyValue(value.clone()))
+    }
+}
+
 /// A secret argument: never printed. `Debug` and `Display` show `(secret)`.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(pub Arc<str>);
