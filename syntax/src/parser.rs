@@ -86,7 +86,14 @@ struct Parser<'s> {
     tok: Tok,
     /// Line of the last parser error; a second one on the same line is dropped.
     last_error_line: u32,
+    /// Depth of the syntax tree being built at this point (nesting plus chain length).
+    depth: u32,
 }
+
+/// Deepest syntax tree the parser builds. Everything that walks a tree (printer,
+/// evaluator, drop) recurses, so an unbounded depth would let a hostile file overflow
+/// the stack; real configs stay below 20. Upstream has no limit (Go stacks grow).
+pub const MAX_DEPTH: u32 = 500;
 
 /// Line numbers for offsets that mostly move forward: counting newlines from the last
 /// query is cheaper than indexing every line of a large file up front.
@@ -111,6 +118,11 @@ impl LineCursor<'_> {
         self.offset = offset;
         self.line
     }
+}
+
+/// Whether the binary-operator loop at `in_prec` would take `op` as its next operator.
+fn prec_continues(op: Token, in_prec: u8) -> bool {
+    op != Token::Pow && op.binary_precedence() >= in_prec && op.binary_precedence() > 0
 }
 
 /// A statement's leading name, before we know whether it is an attribute or a block.
@@ -149,6 +161,7 @@ impl<'s> Parser<'s> {
                 span: Span::default(),
             },
             last_error_line: 0,
+            depth: 0,
         };
         p.next();
         p
@@ -322,7 +335,12 @@ impl<'s> Parser<'s> {
             }
             Token::LCurly => {
                 let (lcurly, _) = self.expect(Token::LCurly);
-                let body = self.parse_body(Token::RCurly);
+                let body = if self.descend() {
+                    self.parse_body(Token::RCurly)
+                } else {
+                    Vec::new()
+                };
+                self.depth -= 1;
                 let (rcurly, _) = self.expect(Token::RCurly);
                 Some(ast::Stmt::Block(Box::new(ast::Block {
                     name: name.fragments,
@@ -399,6 +417,34 @@ impl<'s> Parser<'s> {
         Some(name)
     }
 
+    /// Goes one level deeper into the tree. Past [`MAX_DEPTH`] the rest of the file is
+    /// skipped after one error, so every caller unwinds at EOF without recursing.
+    fn descend(&mut self) -> bool {
+        self.depth += 1;
+        if self.depth <= MAX_DEPTH {
+            return true;
+        }
+        if self.tok.kind != Token::Eof {
+            self.diags.push(Diagnostic::error(
+                CODE_PARSE,
+                &self.file,
+                Span::point(self.pos()),
+                format!("expression nested too deeply (more than {MAX_DEPTH} levels)"),
+            ));
+            while self.tok.kind != Token::Eof {
+                self.next0();
+            }
+        }
+        false
+    }
+
+    fn null_at_pos(&self) -> Expr {
+        Expr::Literal(ast::Literal {
+            kind: Token::Null,
+            span: Span::point(self.pos()),
+        })
+    }
+
     /// Expression = OrExpr (and the levels below it).
     fn parse_expr(&mut self) -> Expr {
         self.parse_binop(1)
@@ -406,13 +452,19 @@ impl<'s> Parser<'s> {
 
     /// Left-associative binary operators at precedence `in_prec` and above.
     fn parse_binop(&mut self, in_prec: u8) -> Expr {
+        let saved = self.depth;
         let mut lhs = self.parse_pow();
         loop {
+            if prec_continues(self.tok.kind, in_prec) && !self.descend() {
+                self.depth = saved;
+                return lhs;
+            }
             let (op, op_pos) = (self.tok.kind, self.pos());
             let prec = op.binary_precedence();
             // `^` is handled by parse_pow; seeing it here means a right operand of a
             // lower level already consumed it, so it cannot continue this chain.
             if prec < in_prec || op == Token::Pow {
+                self.depth = saved;
                 return lhs;
             }
             self.next();
@@ -432,7 +484,12 @@ impl<'s> Parser<'s> {
         if self.tok.kind == Token::Pow {
             let op_pos = self.pos();
             self.next();
+            if !self.descend() {
+                self.depth -= 1;
+                return lhs;
+            }
             let rhs = self.parse_pow();
+            self.depth -= 1;
             return Expr::Binary(Box::new(ast::BinaryExpr {
                 op: Token::Pow,
                 op_pos,
@@ -448,11 +505,23 @@ impl<'s> Parser<'s> {
         if matches!(self.tok.kind, Token::Not | Token::Sub) {
             let (op, op_pos) = (self.tok.kind, self.pos());
             self.next();
+            if !self.descend() {
+                self.depth -= 1;
+                return self.null_at_pos();
+            }
             let value = self.parse_unary();
+            self.depth -= 1;
             return Expr::Unary(Box::new(ast::UnaryExpr { op, op_pos, value }));
         }
+        let saved = self.depth;
         let mut primary = self.parse_primary();
         loop {
+            if matches!(self.tok.kind, Token::Dot | Token::LBrack | Token::LParen)
+                && !self.descend()
+            {
+                self.depth = saved;
+                return primary;
+            }
             match self.tok.kind {
                 Token::Dot => {
                     self.next();
@@ -497,12 +566,14 @@ impl<'s> Parser<'s> {
                     }
                     if self.expect(Token::LCurly).1 != Token::LCurly {
                         self.consume_statement();
+                        self.depth = saved;
                         return primary;
                     }
                     self.parse_body(Token::RCurly);
                     let (end, kind) = self.expect(Token::RCurly);
                     if kind != Token::RCurly {
                         self.consume_statement();
+                        self.depth = saved;
                         return primary;
                     }
                     self.diags.push(Diagnostic::error(
@@ -512,13 +583,29 @@ impl<'s> Parser<'s> {
                         "cannot use a block as an expression",
                     ));
                 }
-                _ => return primary,
+                _ => {
+                    self.depth = saved;
+                    return primary;
+                }
             }
         }
     }
 
     /// Primary = identifier | literal | "(" Expression ")" | array | object.
     fn parse_primary(&mut self) -> Expr {
+        let opens = matches!(self.tok.kind, Token::LParen | Token::LBrack | Token::LCurly);
+        if opens && !self.descend() {
+            self.depth -= 1;
+            return self.null_at_pos();
+        }
+        let expr = self.parse_primary_inner();
+        if opens {
+            self.depth -= 1;
+        }
+        expr
+    }
+
+    fn parse_primary_inner(&mut self) -> Expr {
         match self.tok.kind {
             Token::Ident => {
                 let expr = Expr::Ident(ast::Ident {

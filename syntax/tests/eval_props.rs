@@ -245,38 +245,68 @@ fn extreme_operations_do_not_panic() {
     ));
 }
 
-/// Runs `f` on a thread with a large stack: the parser and the tree's destructor
-/// recurse, and these tests are about the evaluator.
-fn with_big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+/// Runs `f` on a thread with the default 2 MiB stack of test threads, the tightest a
+/// caller is likely to give us: everything below must fit, in a debug build too.
+fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     std::thread::Builder::new()
-        .stack_size(256 << 20)
+        .stack_size(2 << 20)
         .spawn(f)
         .expect("thread starts")
         .join()
-        .expect("no panic")
+        .expect("no panic or stack overflow")
 }
 
 #[test]
-fn long_left_chains_evaluate_without_recursion() {
-    let result = with_big_stack(|| {
+fn long_left_chains_evaluate() {
+    // Within the parser's depth limit a long chain evaluates (the evaluator walks
+    // left-leaning chains in a loop); beyond it the parser refuses with an error.
+    let result = on_small_stack(|| {
+        let src = std::iter::repeat_n("1", 450)
+            .collect::<Vec<_>>()
+            .join(" + ");
+        eval(&src)
+    });
+    assert!(matches!(result, Ok(Value::Number(Number::Int(450)))));
+    let result = on_small_stack(|| {
         let src = std::iter::repeat_n("1", 20_000)
             .collect::<Vec<_>>()
             .join(" + ");
         eval(&src)
     });
-    assert!(matches!(result, Ok(Value::Number(Number::Int(20_000)))));
+    assert!(result.is_err_and(|e| e.contains("nested too deeply")));
 }
 
 #[test]
 fn deep_nesting_is_an_error_not_a_crash() {
-    let result = with_big_stack(|| eval(&format!("{}1", "-".repeat(5000))));
-    assert!(result.is_err_and(|e| e.contains("nested more than")));
+    for src in [
+        format!("{}1", "-".repeat(5000)),
+        format!("{}1{}", "[".repeat(5000), "]".repeat(5000)),
+        format!("{}1{}", "(".repeat(5000), ")".repeat(5000)),
+        format!("a{}", ".b".repeat(5000)),
+        format!("f{}", "(1)".repeat(5000)),
+        std::iter::repeat_n("2", 5000)
+            .collect::<Vec<_>>()
+            .join(" ^ "),
+    ] {
+        let result = on_small_stack(move || eval(&src));
+        assert!(result.is_err_and(|e| e.contains("nested too deeply")));
+    }
 }
 
 #[test]
-fn nesting_within_the_limit_fits_a_default_thread() {
-    // Array nesting evaluates well within a default 2 MiB test thread (in a debug
-    // build) up to where the parser itself stops; 600 keeps clear of the parser.
-    let src = format!("{}1{}", "[".repeat(600), "]".repeat(600));
-    assert!(eval(&src).is_ok());
+fn nesting_at_the_limit_parses_formats_evaluates_and_drops_on_a_small_stack() {
+    on_small_stack(|| {
+        let depth = alloy_syntax::parser::MAX_DEPTH as usize - 5;
+        let src = format!("x = {}1{}\n", "[".repeat(depth), "]".repeat(depth));
+        let parsed = alloy_syntax::parse_file("", &src);
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+        let formatted = alloy_syntax::printer::format_file(&parsed.file, &src);
+        assert!(formatted.starts_with("x = [[["));
+        let expr = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        assert!(eval(&expr).is_ok());
+        let blocks = format!("{}{}", "b {\n".repeat(depth), "}\n".repeat(depth));
+        let parsed = alloy_syntax::parse_file("", &blocks);
+        assert!(parsed.diagnostics.is_empty());
+        let _ = alloy_syntax::printer::format_file(&parsed.file, &blocks);
+    });
 }
