@@ -221,3 +221,21 @@ proptest! {
         let _ = format_file(&parsed.file, &src);
     }
 }
+
+/// Found by fuzzing: a quoted object key is quoted again from its value, so escapes
+/// in it are not escaped a second time and formatting stays idempotent.
+#[test]
+fn quoted_keys_keep_their_escapes() {
+    for (src, want) in [
+        ("x = {\"a\u{7f}b\" = 1}", "x = {\"a\\x7fb\" = 1}"),
+        ("x = {\"a\\x7fb\" = 1}", "x = {\"a\\x7fb\" = 1}"),
+        ("x = {\"tab\\there\" = 1}", "x = {\"tab\\there\" = 1}"),
+        ("x = {\"q\\\"uote\" = 1}", "x = {\"q\\\"uote\" = 1}"),
+    ] {
+        let parsed = alloy_syntax::parse_file("", src);
+        let once = alloy_syntax::printer::format_file(&parsed.file, src);
+        assert_eq!(once, want, "{src:?}");
+        let again = alloy_syntax::parse_file("", &once);
+        assert_eq!(alloy_syntax::printer::format_file(&again.file, &once), once);
+    }
+}
