@@ -66,8 +66,8 @@ fn format_stdin(args: &FmtArgs, printer: &Printer) -> Result<()> {
         .lock()
         .read_to_end(&mut bytes)
         .map_err(|e| anyhow!("read {}: {}", "/dev/stdin", go_error_text(&e)))?;
-    let formatted = format_source(STDIN_NAME, &bytes, printer)?;
-    finish(STDIN_NAME, &bytes, &formatted, None, args)
+    let (text, formatted) = format_source(STDIN_NAME, bytes, printer)?;
+    finish(STDIN_NAME, text.as_bytes(), &formatted, None, args)
 }
 
 fn format_path(path: &Path, args: &FmtArgs, printer: &Printer) -> Result<()> {
@@ -77,14 +77,21 @@ fn format_path(path: &Path, args: &FmtArgs, printer: &Printer) -> Result<()> {
         bail!("cannot format a directory");
     }
     let bytes = fs::read(path).map_err(|e| go_error("open", &shown, &e))?;
-    let formatted = format_source(&shown, &bytes, printer)?;
-    finish(&shown, &bytes, &formatted, Some((path, &meta)), args)
+    let (text, formatted) = format_source(&shown, bytes, printer)?;
+    finish(
+        &shown,
+        text.as_bytes(),
+        &formatted,
+        Some((path, &meta)),
+        args,
+    )
 }
 
-/// Parses `bytes` and returns the canonical text with its final newline, or prints the
-/// parse diagnostics and fails.
-fn format_source(name: &str, bytes: &[u8], printer: &Printer) -> Result<String> {
-    let (text, parsed) = alloy_syntax::parser::parse_bytes(name, bytes);
+/// Parses `bytes` and returns the source text (the bytes themselves, not a copy: only
+/// valid UTF-8 gets this far, so it equals the input) and the canonical text with its
+/// final newline, or prints the parse diagnostics and fails.
+fn format_source(name: &str, bytes: Vec<u8>, printer: &Printer) -> Result<(String, String)> {
+    let (text, parsed) = alloy_syntax::parser::parse_owned(name, bytes);
     if parsed.has_errors() {
         let sources: Sources = [(name.to_string(), Arc::<str>::from(text))].into();
         let mut stderr = io::stderr().lock();
@@ -95,7 +102,9 @@ fn format_source(name: &str, bytes: &[u8], printer: &Printer) -> Result<String> 
     let mut out = alloy_syntax::printer::format_file(&parsed.file, &text);
     // The printer leaves the final newline to its caller; `fmt` always ends with one.
     out.push('\n');
-    Ok(out)
+    // The tree is not needed any more; free it before the output is written.
+    drop(parsed);
+    Ok((text, out))
 }
 
 /// Acts on the formatted text: check it (`-t`), write it back (`-w`) or print it.

@@ -47,7 +47,19 @@ pub fn parse_file(filename: &str, src: &str) -> Parsed {
 /// the spans point into (with invalid bytes substituted) is returned with the result.
 pub fn parse_bytes(filename: &str, src: &[u8]) -> (String, Parsed) {
     let (text, invalid) = crate::lexer::decode_source(src);
-    let text = text.into_owned();
+    parse_text(filename, text.into_owned(), invalid)
+}
+
+/// [`parse_bytes`] for bytes the caller gives up: valid UTF-8 becomes the text without
+/// a copy, which matters for multi-megabyte files.
+pub fn parse_owned(filename: &str, src: Vec<u8>) -> (String, Parsed) {
+    match String::from_utf8(src) {
+        Ok(text) => parse_text(filename, text, Vec::new()),
+        Err(err) => parse_bytes(filename, err.as_bytes()),
+    }
+}
+
+fn parse_text(filename: &str, text: String, invalid: Vec<u32>) -> (String, Parsed) {
     let parsed = {
         let mut p = Parser::new(filename, Lexer::with_invalid_utf8(&text, invalid));
         let body = p.parse_body(Token::Eof);
@@ -279,6 +291,8 @@ impl<'s> Parser<'s> {
             }
             self.next();
         }
+        // The tree lives as long as the file is in use: no growth slack.
+        body.shrink_to_fit();
         body
     }
 
@@ -698,6 +712,8 @@ impl<'s> Parser<'s> {
             }
             self.next();
         }
+        // The tree lives as long as the file is in use: no growth slack.
+        exprs.shrink_to_fit();
         exprs
     }
 
@@ -714,6 +730,8 @@ impl<'s> Parser<'s> {
             }
             self.next();
         }
+        // The tree lives as long as the file is in use: no growth slack.
+        fields.shrink_to_fit();
         fields
     }
 
