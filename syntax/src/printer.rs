@@ -14,7 +14,7 @@
 //! written without their source positions, so a comment right next to one of them
 //! can move (a trailing comment after a call's `)` on its own line drops to the next
 //! line, then gains a blank line on the second run). Such input is not idempotent
-//! upstream either; it converges after two runs.
+//! upstream either; in the property tests it settles by the third run.
 
 mod engine;
 mod tabwriter;
