@@ -31,9 +31,9 @@ const PADDING: usize = 1;
 #[derive(Debug, Clone, Copy)]
 struct Cell {
     /// Bytes of cell text in `buf`.
-    size: usize,
+    size: u32,
     /// Width in code points (Go counts runes; invalid bytes count one each).
-    width: usize,
+    width: u32,
     /// Ended by a hard tab, which keeps an otherwise empty column from being dropped.
     htab: bool,
     /// Holds escaped text, which the output stage must not trim.
@@ -120,8 +120,8 @@ impl TabWriter {
     /// Ends the current cell; returns how many cells the current line now has.
     fn terminate_cell(&mut self, htab: bool) -> usize {
         self.cells.push(Cell {
-            size: self.cell_size,
-            width: self.cell_width,
+            size: self.cell_size as u32,
+            width: self.cell_width as u32,
             htab,
             escaped: self.cell_escaped,
         });
@@ -208,14 +208,15 @@ impl TabWriter {
                 let c = self.cells[ci];
                 if c.size == 0 {
                     if j < self.widths.len() {
-                        self.write_padding(c.width, self.widths[j], use_tabs);
+                        self.write_padding(c.width as usize, self.widths[j], use_tabs);
                     }
                 } else {
                     use_tabs = false;
-                    self.out.cell(&self.buf[pos..pos + c.size], c.escaped);
-                    pos += c.size;
+                    let size = c.size as usize;
+                    self.out.cell(&self.buf[pos..pos + size], c.escaped);
+                    pos += size;
                     if j < self.widths.len() {
-                        self.write_padding(c.width, self.widths[j], false);
+                        self.write_padding(c.width as usize, self.widths[j], false);
                     }
                 }
             }
@@ -275,7 +276,7 @@ impl TabWriter {
                     break;
                 }
                 let c = self.cells[range.start + column];
-                width = width.max(c.width + PADDING);
+                width = width.max(c.width as usize + PADDING);
                 if c.width > 0 || c.htab {
                     discardable = false;
                 }
