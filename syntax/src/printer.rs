@@ -132,4 +132,12 @@ mod tests {
         let out = format_file(&parsed.file, &src);
         assert!(out.ends_with("`\nb = 1"), "{}", &out[out.len() - 20..]);
     }
+
+    #[test]
+    fn alignment_counts_code_points() {
+        let src = "été = \"日本\"\nab = 1";
+        let parsed = crate::parse_file("", src);
+        assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+        assert_eq!(format_file(&parsed.file, src), "été = \"日本\"\nab  = 1");
+    }
 }

@@ -1,6 +1,8 @@
 //! Property tests: generated configs with random layout (spacing, line breaks, blank
 //! lines, comments in and between expressions) format to text that parses cleanly and
-//! formats to itself; and token soup, valid or not, never makes the formatter panic.
+//! formats to itself, and the same with CRLF line endings; layouts that hit upstream's
+//! comment quirks settle within three runs; and token soup, valid or not, never makes
+//! the formatter panic.
 
 use alloy_syntax::{parse_file, printer::format_file};
 use proptest::prelude::*;
@@ -8,6 +10,7 @@ use proptest::prelude::*;
 fn ident() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
         "a",
+        "été",
         "b",
         "name",
         "job_name",
@@ -40,7 +43,8 @@ fn literal() -> impl Strategy<Value = String> {
     prop_oneof![
         (0u32..100_000).prop_map(|n| n.to_string()),
         (0u32..1000, 0u32..1000).prop_map(|(a, b)| format!("{a}.{b}")),
-        "[a-z ]{0,8}".prop_map(|s| format!("\"{s}\"")),
+        // Non-ASCII text checks that alignment counts code points, not bytes.
+        "[a-zé日 ]{0,8}".prop_map(|s| format!("\"{s}\"")),
         "[a-z]{0,6}".prop_map(|s| format!("`{s}`")),
         "[a-z]{0,4}".prop_map(|s| format!("`{s}\n  {s}`")),
         prop::sample::select(vec!["true", "false", "null"]).prop_map(str::to_string),
