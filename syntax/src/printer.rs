@@ -140,4 +140,30 @@ mod tests {
         assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
         assert_eq!(format_file(&parsed.file, src), "été = \"日本\"\nab  = 1");
     }
+
+    fn file(src: &str) -> String {
+        let parsed = crate::parse_file("", src);
+        assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+        format_file(&parsed.file, src)
+    }
+
+    #[test]
+    fn spec_examples() {
+        // LANGUAGE.md §3.3 and §7.2: an empty label is dropped, empty bodies close on
+        // the same line.
+        assert_eq!(file("a \"\" {}"), "a { }");
+        assert_eq!(file("block {\n\n}"), "block { }");
+        // §7.3: quoted keys are re-quoted from their raw text.
+        assert_eq!(file("x = {\"a\\tb\" = 1}"), "x = {\"a\\\\tb\" = 1}");
+        // §7.3: a space keeps `1 .` and `/ *` from re-scanning differently.
+        assert_eq!(file("x = [1, 2][0]"), "x = [1, 2][0]");
+        // §7.4: comment on the `{` line stays there; one after the last statement is
+        // indented inside the block.
+        assert_eq!(
+            file("b { // c\n  x = 1\n  // end\n}"),
+            "b { // c\n\tx = 1\n\t// end\n}"
+        );
+        // §7.2: blocks get a blank line before them, at most one blank line is kept.
+        assert_eq!(file("a = 1\nb {}\n\n\n\nc = 2"), "a = 1\n\nb { }\n\nc = 2");
+    }
 }
