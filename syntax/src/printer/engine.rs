@@ -377,7 +377,15 @@ impl<'a> Printer<'a> {
         if text.as_bytes().get(1) == Some(&b'*') && next_line == self.line_of(end) {
             self.write_byte(b' ', 1);
         }
-        let newlines = next_line - self.last_line();
+        let mut newlines = next_line - self.last_line();
+        // Upstream works out `next_line` from an approximate position; for a token it
+        // writes without its position (`(`, `.`, `,`) right after a line comment, it
+        // can think the token shares the comment's line and print it there, where
+        // it is commented out. A line comment always ends its line, so we break it.
+        // This differs from upstream only where upstream's output would not parse.
+        if newlines < 1 && text.starts_with("//") {
+            newlines = 1;
+        }
         let mut dropped_ff = false;
         for i in 0..self.ws_len {
             match self.ws[i] {
