@@ -70,6 +70,27 @@ fn expr(quirks: bool) -> impl Strategy<Value = String> {
                 space()
             )
                 .prop_map(|(l, op, r, sp)| format!("{l}{sp}{op} {r}")),
+            // Comments wherever a line may break inside an expression (quirks only:
+            // next to tokens upstream prints without positions, they wander).
+            (
+                inner.clone(),
+                inner.clone(),
+                prop::sample::select(vec![
+                    " // c\n",
+                    " /* c */ ",
+                    "/* c */",
+                    "\n// c\n",
+                    " /* c\n */ "
+                ]),
+                0u8..4
+            )
+                .prop_map(move |(l, r, c, shape)| match (quirks, shape) {
+                    (false, _) => format!("{l} + {r}"),
+                    (true, 0) => format!("{l} +{c}{r}"),
+                    (true, 1) => format!("f({c}{l}, {r})"),
+                    (true, 2) => format!("({c}{l})"),
+                    _ => format!("[{c}{l},{c}{r}]"),
+                }),
             (
                 prop::collection::vec(inner.clone(), 0..4),
                 any::<bool>(),
