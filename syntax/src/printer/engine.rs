@@ -227,8 +227,7 @@ impl<'a> Printer<'a> {
     /// Writes an operator or bracket at `offset` in the source. Like upstream when
     /// handed a `token.Pos`, the printer then knows it sits exactly there.
     pub(crate) fn token_at(&mut self, offset: u32, tok: Token) {
-        self.pos = Pos::at(offset as i64);
-        self.token(tok);
+        self.write_token(Pos::at(offset as i64), tok);
     }
 
     /// Writes an identifier or literal at `offset` in the source.
@@ -242,6 +241,10 @@ impl<'a> Printer<'a> {
     /// Writes an operator or bracket where the last one ended: upstream does this
     /// for `.`, `,` and parentheses, whose positions it does not record.
     pub(crate) fn token(&mut self, tok: Token) {
+        self.write_token(self.pos, tok);
+    }
+
+    fn write_token(&mut self, next: Pos, tok: Token) {
         let s = tok.as_str();
         // Keep `1 .` and `/ *` apart so that re-scanning gives the same tokens.
         let first = s.as_bytes().first().copied().unwrap_or(0);
@@ -254,7 +257,21 @@ impl<'a> Printer<'a> {
             self.ws[0] = Ws::Blank;
             self.ws_len = 1;
         }
-        self.text(s, tok);
+        self.last_tok = Last::Tok(tok);
+        self.flush(next, false);
+        // Operators are short ASCII with no tabs or line breaks: no need to scan.
+        if self.out_col == 1 {
+            self.write_indent();
+        }
+        self.wrote_any = true;
+        self.tw.plain(s.as_bytes(), true);
+        let after = Pos {
+            offset: next.offset + s.len() as i64,
+            ..next
+        };
+        self.pos = after;
+        self.last = Some(after);
+        self.out_col += s.len() as i64;
     }
 
     /// Writes an identifier or literal where the last one ended.
@@ -271,14 +288,17 @@ impl<'a> Printer<'a> {
         self.tw.finish().finish()
     }
 
+    #[inline]
     fn flush(&mut self, next: Pos, eof: bool) {
         if self.comment_before(next) {
             self.inject_comments(next, eof);
-        } else if !eof {
+        } else if !eof && self.ws_len > 0 {
             self.write_whitespace(self.ws_len);
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn inject_comments(&mut self, next: Pos, eof: bool) {
         let mut last_comment: Option<Comment> = None;
         while self.comment_before(next) {
@@ -357,7 +377,15 @@ impl<'a> Printer<'a> {
         if text.as_bytes().get(1) == Some(&b'*') && next_line == self.line_of(end) {
             self.write_byte(b' ', 1);
         }
-        let newlines = next_line - self.last_line();
+        let mut newlines = next_line - self.last_line();
+        // Upstream works out `next_line` from an approximate position; for a token it
+        // writes without its position (`(`, `.`, `,`) right after a line comment, it
+        // can think the token shares the comment's line and print it there, where
+        // it is commented out. A line comment always ends its line, so we break it.
+        // This differs from upstream only where upstream's output would not parse.
+        if newlines < 1 && text.starts_with("//") {
+            newlines = 1;
+        }
         let mut dropped_ff = false;
         for i in 0..self.ws_len {
             match self.ws[i] {

@@ -31,9 +31,9 @@ const PADDING: usize = 1;
 #[derive(Debug, Clone, Copy)]
 struct Cell {
     /// Bytes of cell text in `buf`.
-    size: usize,
+    size: u32,
     /// Width in code points (Go counts runes; invalid bytes count one each).
-    width: usize,
+    width: u32,
     /// Ended by a hard tab, which keeps an otherwise empty column from being dropped.
     htab: bool,
     /// Holds escaped text, which the output stage must not trim.
@@ -58,6 +58,9 @@ pub(crate) struct TabWriter {
     widths: Vec<usize>,
     /// Pending passes of [`TabWriter::format`], kept to reuse the allocation.
     frames: Vec<Frame>,
+    /// Whether one-line sections skip the general column walk; tests turn it off to
+    /// check that both ways agree.
+    fast_single_line: bool,
 }
 
 /// Go's `utf8.RuneCount` on UTF-8 text that may contain escape bytes: every byte
@@ -81,6 +84,7 @@ impl TabWriter {
             line_starts: Vec::with_capacity(64),
             widths: Vec::with_capacity(16),
             frames: Vec::with_capacity(16),
+            fast_single_line: true,
         };
         tw.reset();
         tw
@@ -120,8 +124,8 @@ impl TabWriter {
     /// Ends the current cell; returns how many cells the current line now has.
     fn terminate_cell(&mut self, htab: bool) -> usize {
         self.cells.push(Cell {
-            size: self.cell_size,
-            width: self.cell_width,
+            size: self.cell_size as u32,
+            width: self.cell_width as u32,
             htab,
             escaped: self.cell_escaped,
         });
@@ -179,7 +183,29 @@ impl TabWriter {
             self.terminate_cell(false);
         }
         let lines = self.line_count();
-        self.format(0, 0, lines);
+        // Most sections are one line (a block header, a closing brace, a statement
+        // between blank lines), often followed by the empty line its line break
+        // opened. Each of its columns is then a block of its own, so the widths
+        // follow from its cells alone; working them out directly spares the general
+        // column walk, with the same result.
+        if self.fast_single_line && (lines == 1 || (lines == 2 && self.line(1).is_empty())) {
+            let first = self.line(0);
+            let columns = first.len().saturating_sub(1);
+            for c in &self.cells[first.start..first.start + columns] {
+                let discardable = c.width == 0 && !c.htab;
+                let width = if discardable {
+                    0
+                } else {
+                    c.width as usize + PADDING
+                };
+                self.widths.push(width);
+            }
+            let pos = self.write_lines(0, 0, 1);
+            self.widths.clear();
+            self.write_lines(pos, 1, lines);
+        } else {
+            self.format(0, 0, lines);
+        }
         self.reset();
     }
 
@@ -208,14 +234,15 @@ impl TabWriter {
                 let c = self.cells[ci];
                 if c.size == 0 {
                     if j < self.widths.len() {
-                        self.write_padding(c.width, self.widths[j], use_tabs);
+                        self.write_padding(c.width as usize, self.widths[j], use_tabs);
                     }
                 } else {
                     use_tabs = false;
-                    self.out.cell(&self.buf[pos..pos + c.size], c.escaped);
-                    pos += c.size;
+                    let size = c.size as usize;
+                    self.out.cell(&self.buf[pos..pos + size], c.escaped);
+                    pos += size;
                     if j < self.widths.len() {
-                        self.write_padding(c.width, self.widths[j], false);
+                        self.write_padding(c.width as usize, self.widths[j], false);
                     }
                 }
             }
@@ -275,7 +302,7 @@ impl TabWriter {
                     break;
                 }
                 let c = self.cells[range.start + column];
-                width = width.max(c.width + PADDING);
+                width = width.max(c.width as usize + PADDING);
                 if c.width > 0 || c.htab {
                     discardable = false;
                 }
@@ -308,4 +335,35 @@ struct Frame {
     line0: usize,
     this: usize,
     line1: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn run(pieces: &[(u8, &str)], fast: bool) -> Vec<u8> {
+        let mut tw = TabWriter::new(Trimmer::with_capacity(64));
+        tw.fast_single_line = fast;
+        for &(kind, text) in pieces {
+            match kind {
+                0 => tw.text(text.as_bytes()),
+                1 => tw.escaped(text.as_bytes()),
+                _ => tw.separator(b"\t\x0B\n\x0C"[(kind - 2) as usize % 4]),
+            }
+        }
+        tw.finish().finish()
+    }
+
+    proptest! {
+        #[test]
+        fn one_line_shortcut_matches_the_column_walk(
+            pieces in prop::collection::vec(
+                (0u8..8, prop::sample::select(vec!["", "a", "bb", "ccc dd", "é", "x "])),
+                0..60,
+            )
+        ) {
+            prop_assert_eq!(run(&pieces, true), run(&pieces, false));
+        }
+    }
 }

@@ -96,15 +96,37 @@ impl<'a, 'p> Walker<'a, 'p> {
         }
     }
 
+    /// How many lines further down `b` is than `a` (negative when above): the line
+    /// breaks between them. Nearby offsets, the usual case, are compared by looking
+    /// at the bytes between them rather than up the line table.
+    fn lines_between(&self, a: i64, b: i64) -> i64 {
+        /// Up to this distance scanning the source beats two table lookups.
+        const NEAR: i64 = 128;
+        let (lo, hi, sign) = if a <= b { (a, b, 1) } else { (b, a, -1) };
+        if hi - lo <= NEAR {
+            let bytes = self.src.as_bytes();
+            let lo = lo.clamp(0, bytes.len() as i64) as usize;
+            let hi = hi.clamp(0, bytes.len() as i64) as usize;
+            let count = bytes[lo..hi].iter().filter(|&&c| c == b'\n').count() as i64;
+            return sign * count;
+        }
+        self.line(b) - self.line(a)
+    }
+
+    /// Whether two offsets sit on different source lines.
+    fn different_lines(&self, a: i64, b: i64) -> bool {
+        self.lines_between(a, b) != 0
+    }
+
     /// Number of source lines an expression spans.
     fn expr_lines(&self, e: &Expr) -> i64 {
-        self.line(self.expr_end(e)) - self.line(expr_start(e)) + 1
+        self.lines_between(expr_start(e), self.expr_end(e)) + 1
     }
 
     pub(crate) fn walk_stmts(&mut self, stmts: &[Stmt]) {
-        let mut prev_end_line = 0;
+        let mut prev_end = 0;
         for (i, s) in stmts.iter().enumerate() {
-            let start_line = self.line(Self::stmt_start(s));
+            let start = Self::stmt_start(s);
             let mut spaced = false;
             // Blocks are always set off by a blank line.
             if i > 0 && matches!(s, Stmt::Block(_)) {
@@ -112,7 +134,7 @@ impl<'a, 'p> Walker<'a, 'p> {
                 spaced = true;
             }
             // One blank line in the source between statements is kept.
-            if i > 0 && !spaced && start_line - prev_end_line > 1 {
+            if i > 0 && !spaced && self.lines_between(prev_end, start) > 1 {
                 self.p.ws(Ws::Formfeed);
             }
             match s {
@@ -120,13 +142,13 @@ impl<'a, 'p> Walker<'a, 'p> {
                 Stmt::Block(b) => self.walk_block(b),
             }
             // A statement over several lines ends the alignment section.
-            let end_line = self.line(self.stmt_end(s));
-            if end_line - start_line + 1 > 1 {
+            let end = self.stmt_end(s);
+            if self.different_lines(start, end) {
                 self.p.ws(Ws::Formfeed);
             } else {
                 self.p.ws(Ws::Newline);
             }
-            prev_end_line = end_line;
+            prev_end = end;
         }
     }
 
@@ -236,7 +258,7 @@ impl<'a, 'p> Walker<'a, 'p> {
         let n = a.elements.len();
         for (i, el) in a.elements.iter().enumerate() {
             let mut broke = false;
-            if self.line(prev) != self.line(expr_start(el)) {
+            if self.different_lines(prev, expr_start(el)) {
                 // Indent before the break so that comments before the element are
                 // indented too.
                 self.p.ws(Ws::Indent);
@@ -254,7 +276,7 @@ impl<'a, 'p> Walker<'a, 'p> {
                 self.p.ws(Ws::Unindent);
             }
         }
-        if n > 0 && self.line(prev) != self.line(a.rbrack as i64) {
+        if n > 0 && self.different_lines(prev, a.rbrack as i64) {
             // The indent makes comments after the last element line up with it.
             self.p.token(Token::Comma);
             self.p.ws(Ws::Indent);
@@ -271,7 +293,7 @@ impl<'a, 'p> Walker<'a, 'p> {
         let n = o.fields.len();
         for (i, field) in o.fields.iter().enumerate() {
             let start = field.name.start as i64;
-            if self.line(prev) != self.line(start) {
+            if self.different_lines(prev, start) {
                 // Keep `=` aligned with the previous field unless its value spread
                 // over several lines.
                 if i > 0 && self.expr_lines(&o.fields[i - 1].value) == 1 {
@@ -308,7 +330,7 @@ impl<'a, 'p> Walker<'a, 'p> {
                 self.p.token(Token::Comma);
             }
         }
-        if n > 0 && self.line(prev) != self.line(o.rcurly as i64) {
+        if n > 0 && self.different_lines(prev, o.rcurly as i64) {
             self.p.token(Token::Comma);
             self.p.ws(Ws::Formfeed);
         }
@@ -324,7 +346,7 @@ impl<'a, 'p> Walker<'a, 'p> {
         let n = c.args.len();
         for (i, arg) in c.args.iter().enumerate() {
             let mut broke = false;
-            if self.line(prev) != self.line(expr_start(arg)) {
+            if self.different_lines(prev, expr_start(arg)) {
                 self.p.ws(Ws::Formfeed);
                 self.p.ws(Ws::Indent);
                 broke = true;
@@ -341,7 +363,7 @@ impl<'a, 'p> Walker<'a, 'p> {
         }
         // Upstream also adds the comma for `f(\n)`, giving `f(,\n)`, which does not
         // parse; an empty argument list stays `f()` here (LANGUAGE.md §7.3).
-        if n > 0 && self.line(prev) != self.line(c.rparen as i64) {
+        if n > 0 && self.different_lines(prev, c.rparen as i64) {
             self.p.token(Token::Comma);
             self.p.ws(Ws::Formfeed);
         }
