@@ -9,7 +9,6 @@ use alloy_runtime::controller::{Controller, ControllerOptions};
 use alloy_runtime::source::load;
 use alloy_syntax::Diagnostic;
 use anyhow::{bail, Result};
-use notify::Watcher;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -155,38 +154,15 @@ fn print_diags(printer: &Printer, diags: &[Diagnostic], sources: &crate::diagnos
     let _ = stderr.flush();
 }
 
-/// Watches the configuration's directory (so atomic renames and symlink swaps count)
-/// and signals on any event under it that concerns the configuration.
+/// Watches the configuration: the file itself, or the `*.alloy` files of a directory.
 fn watch_config(path: &Path, tx: mpsc::UnboundedSender<()>) -> Option<notify::RecommendedWatcher> {
-    let is_dir = path.is_dir();
-    let dir = if is_dir {
-        path.to_path_buf()
+    if path.is_dir() {
+        alloy_runtime::watch::watch(
+            path,
+            |p: &Path| p.extension().is_some_and(|e| e == "alloy"),
+            tx,
+        )
     } else {
-        match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
-    };
-    let name = path.file_name().map(|n| n.to_os_string());
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        let Ok(event) = res else { return };
-        if event.kind.is_access() {
-            return;
-        }
-        let relevant = event.paths.iter().any(|p| {
-            if is_dir {
-                p.extension().is_some_and(|e| e == "alloy")
-            } else {
-                p.file_name().map(|n| n.to_os_string()) == name || p.is_symlink()
-            }
-        });
-        if relevant {
-            let _ = tx.send(());
-        }
-    })
-    .ok()?;
-    watcher
-        .watch(&dir, notify::RecursiveMode::NonRecursive)
-        .ok()?;
-    Some(watcher)
+        alloy_runtime::watch::watch(path, alloy_runtime::watch::same_name(path), tx)
+    }
 }

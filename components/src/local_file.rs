@@ -8,10 +8,10 @@ use alloy_runtime::component::{
 use alloy_runtime::decode::Decoder;
 use alloy_runtime::duration::GoDuration;
 use alloy_runtime::schema::{Attr, LabelRule, Schema, Ty};
+use alloy_runtime::watch::{same_name, watch};
 use alloy_syntax::value::Value;
 use alloy_syntax::Diagnostic;
-use notify::Watcher;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
@@ -170,7 +170,10 @@ impl Component for LocalFile {
                 let (tx, mut events) = mpsc::unbounded_channel();
                 // Kept alive for this configuration; dropping it stops watching.
                 let _watcher = match args.detector {
-                    Detector::Fsnotify => watch(Path::new(&args.filename), tx),
+                    Detector::Fsnotify => {
+                        let file = Path::new(&args.filename);
+                        watch(file, same_name(file), tx)
+                    }
                     Detector::Poll => None,
                 };
                 // Changes made between the last read and the watch being in place
@@ -197,32 +200,4 @@ impl Component for LocalFile {
     fn health(&self) -> Option<Health> {
         Some(self.lock().health.clone())
     }
-}
-
-/// Watches the file's directory and signals on any event that concerns the file.
-/// Returns `None` (polling still runs) when the watch cannot be set up.
-fn watch(file: &Path, tx: mpsc::UnboundedSender<()>) -> Option<notify::RecommendedWatcher> {
-    let file: PathBuf = file.to_path_buf();
-    let dir = match file.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = file.file_name().map(|n| n.to_os_string());
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        if let Ok(event) = res {
-            let concerns_file = event
-                .paths
-                .iter()
-                .any(|p| p.file_name().map(|n| n.to_os_string()) == name);
-            // Symlink swaps (Kubernetes ConfigMaps) touch other names in the folder.
-            if concerns_file || event.paths.iter().any(|p| p.is_symlink()) {
-                let _ = tx.send(());
-            }
-        }
-    })
-    .ok()?;
-    watcher
-        .watch(&dir, notify::RecursiveMode::NonRecursive)
-        .ok()?;
-    Some(watcher)
 }

@@ -52,29 +52,6 @@ impl Default for ControllerOptions {
     }
 }
 
-/// Upstream's config blocks and services: recognised names that are not components.
-/// Their runtime support arrives with the module system; until then a load that uses
-/// one fails loudly rather than ignoring it.
-const NOT_COMPONENTS: &[&str] = &[
-    "declare",
-    "logging",
-    "tracing",
-    "argument",
-    "export",
-    "foreach",
-    "import.file",
-    "import.string",
-    "import.http",
-    "import.git",
-    "http",
-    "livedebugging",
-    "remotecfg",
-    "cluster",
-    "labelstore",
-    "otel",
-    "ui",
-];
-
 /// A component node of the running graph. Nodes survive reloads that keep their ID
 /// and component name, so the component inside is updated, not restarted.
 pub struct Node {
@@ -404,7 +381,12 @@ impl Inner {
                     continue;
                 }
                 first_seen.insert(id.clone(), (file.name.clone(), name_span));
-                if NOT_COMPONENTS.contains(&name.as_str()) {
+                // Config blocks, declares and services arrive with the module system; until
+                // then a load that uses one fails loudly rather than ignoring it.
+                if name == "declare"
+                    || crate::validate::CONFIG_BLOCKS.contains(&name.as_str())
+                    || crate::validate::SERVICES.contains(&id.as_str())
+                {
                     errors.push(Diagnostic::error(
                         CODE_GRAPH,
                         &file.name,

@@ -15,3 +15,4 @@ pub mod refs;
 pub mod schema;
 pub mod source;
 pub mod validate;
+pub mod watch;

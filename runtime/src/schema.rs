@@ -11,6 +11,26 @@ use alloy_syntax::{Diagnostic, Span};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// An attribute entry of a static schema: `attr!("name", Ty::String)` or
+/// `attr!("name", Ty::String, required)`.
+macro_rules! attr {
+    ($name:literal, $ty:expr) => {
+        $crate::schema::Attr {
+            name: $name,
+            ty: $ty,
+            required: false,
+        }
+    };
+    ($name:literal, $ty:expr, required) => {
+        $crate::schema::Attr {
+            name: $name,
+            ty: $ty,
+            required: true,
+        }
+    };
+}
+pub(crate) use attr;
+
 /// Diagnostic code for schema violations.
 pub const CODE_SCHEMA: &str = "alloy::schema";
 
@@ -335,51 +355,15 @@ pub static HTTP_CLIENT_BLOCKS: &[BlockSpec] = &[BlockSpec {
 pub static HTTP_CLIENT: Schema = Schema {
     label: LabelRule::Forbidden,
     attrs: &[
-        Attr {
-            name: "bearer_token",
-            ty: Ty::Secret,
-            required: false,
-        },
-        Attr {
-            name: "bearer_token_file",
-            ty: Ty::String,
-            required: false,
-        },
-        Attr {
-            name: "enable_http2",
-            ty: Ty::Bool,
-            required: false,
-        },
-        Attr {
-            name: "follow_redirects",
-            ty: Ty::Bool,
-            required: false,
-        },
-        Attr {
-            name: "proxy_url",
-            ty: Ty::String,
-            required: false,
-        },
-        Attr {
-            name: "no_proxy",
-            ty: Ty::String,
-            required: false,
-        },
-        Attr {
-            name: "proxy_from_environment",
-            ty: Ty::Bool,
-            required: false,
-        },
-        Attr {
-            name: "proxy_connect_header",
-            ty: Ty::Map(&Ty::Array(&Ty::Secret)),
-            required: false,
-        },
-        Attr {
-            name: "http_headers",
-            ty: Ty::Map(&Ty::Array(&Ty::Secret)),
-            required: false,
-        },
+        attr!("bearer_token", Ty::Secret),
+        attr!("bearer_token_file", Ty::String),
+        attr!("enable_http2", Ty::Bool),
+        attr!("follow_redirects", Ty::Bool),
+        attr!("proxy_url", Ty::String),
+        attr!("no_proxy", Ty::String),
+        attr!("proxy_from_environment", Ty::Bool),
+        attr!("proxy_connect_header", Ty::Map(&Ty::Array(&Ty::Secret))),
+        attr!("http_headers", Ty::Map(&Ty::Array(&Ty::Secret))),
     ],
     blocks: &[
         BlockSpec {
@@ -413,21 +397,9 @@ pub static HTTP_CLIENT: Schema = Schema {
 pub static BASIC_AUTH: Schema = Schema {
     label: LabelRule::Forbidden,
     attrs: &[
-        Attr {
-            name: "username",
-            ty: Ty::String,
-            required: false,
-        },
-        Attr {
-            name: "password",
-            ty: Ty::Secret,
-            required: false,
-        },
-        Attr {
-            name: "password_file",
-            ty: Ty::String,
-            required: false,
-        },
+        attr!("username", Ty::String),
+        attr!("password", Ty::Secret),
+        attr!("password_file", Ty::String),
     ],
     blocks: &[],
     free_form: false,
@@ -436,21 +408,9 @@ pub static BASIC_AUTH: Schema = Schema {
 pub static AUTHORIZATION: Schema = Schema {
     label: LabelRule::Forbidden,
     attrs: &[
-        Attr {
-            name: "type",
-            ty: Ty::String,
-            required: false,
-        },
-        Attr {
-            name: "credentials",
-            ty: Ty::Secret,
-            required: false,
-        },
-        Attr {
-            name: "credentials_file",
-            ty: Ty::String,
-            required: false,
-        },
+        attr!("type", Ty::String),
+        attr!("credentials", Ty::Secret),
+        attr!("credentials_file", Ty::String),
     ],
     blocks: &[],
     free_form: false,
@@ -459,51 +419,15 @@ pub static AUTHORIZATION: Schema = Schema {
 pub static TLS_CONFIG: Schema = Schema {
     label: LabelRule::Forbidden,
     attrs: &[
-        Attr {
-            name: "ca_pem",
-            ty: Ty::String,
-            required: false,
-        },
-        Attr {
-            name: "ca_file",
-            ty: Ty::String,
-            required: false,
-        },
-        Attr {
-            name: "cert_pem",
-            ty: Ty::String,
-            required: false,
-        },
-        Attr {
-            name: "cert_file",
-            ty: Ty::String,
-            required: false,
-        },
-        Attr {
-            name: "key_pem",
-            ty: Ty::Secret,
-            required: false,
-        },
-        Attr {
-            name: "key_file",
-            ty: Ty::String,
-            required: false,
-        },
-        Attr {
-            name: "server_name",
-            ty: Ty::String,
-            required: false,
-        },
-        Attr {
-            name: "insecure_skip_verify",
-            ty: Ty::Bool,
-            required: false,
-        },
-        Attr {
-            name: "min_version",
-            ty: Ty::String,
-            required: false,
-        },
+        attr!("ca_pem", Ty::String),
+        attr!("ca_file", Ty::String),
+        attr!("cert_pem", Ty::String),
+        attr!("cert_file", Ty::String),
+        attr!("key_pem", Ty::Secret),
+        attr!("key_file", Ty::String),
+        attr!("server_name", Ty::String),
+        attr!("insecure_skip_verify", Ty::Bool),
+        attr!("min_version", Ty::String),
     ],
     blocks: &[],
     free_form: false,
@@ -512,51 +436,15 @@ pub static TLS_CONFIG: Schema = Schema {
 pub static OAUTH2: Schema = Schema {
     label: LabelRule::Forbidden,
     attrs: &[
-        Attr {
-            name: "client_id",
-            ty: Ty::String,
-            required: false,
-        },
-        Attr {
-            name: "client_secret",
-            ty: Ty::Secret,
-            required: false,
-        },
-        Attr {
-            name: "client_secret_file",
-            ty: Ty::String,
-            required: false,
-        },
-        Attr {
-            name: "scopes",
-            ty: Ty::Array(&Ty::String),
-            required: false,
-        },
-        Attr {
-            name: "token_url",
-            ty: Ty::String,
-            required: false,
-        },
-        Attr {
-            name: "endpoint_params",
-            ty: Ty::Map(&Ty::String),
-            required: false,
-        },
-        Attr {
-            name: "proxy_url",
-            ty: Ty::String,
-            required: false,
-        },
-        Attr {
-            name: "no_proxy",
-            ty: Ty::String,
-            required: false,
-        },
-        Attr {
-            name: "proxy_from_environment",
-            ty: Ty::Bool,
-            required: false,
-        },
+        attr!("client_id", Ty::String),
+        attr!("client_secret", Ty::Secret),
+        attr!("client_secret_file", Ty::String),
+        attr!("scopes", Ty::Array(&Ty::String)),
+        attr!("token_url", Ty::String),
+        attr!("endpoint_params", Ty::Map(&Ty::String)),
+        attr!("proxy_url", Ty::String),
+        attr!("no_proxy", Ty::String),
+        attr!("proxy_from_environment", Ty::Bool),
     ],
     blocks: &[BlockSpec {
         name: "tls_config",

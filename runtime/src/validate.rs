@@ -7,7 +7,9 @@
 use crate::component::{Registry, Stability};
 use crate::graph::{Graph, GraphNode};
 use crate::refs::{body_traversals, Traversal};
-use crate::schema::{check_body, check_values, Attr, BlockSpec, LabelRule, Repeat, Schema, Ty};
+use crate::schema::{
+    attr, check_body, check_values, Attr, BlockSpec, LabelRule, Repeat, Schema, Ty,
+};
 use crate::source::SourceFile;
 use alloy_syntax::ast::{Block, Stmt};
 use alloy_syntax::diag::LineIndex;
@@ -25,7 +27,7 @@ pub struct ValidateOptions<'a> {
 }
 
 /// Config blocks: recognised at any level, never components.
-const CONFIG_BLOCKS: &[&str] = &[
+pub(crate) const CONFIG_BLOCKS: &[&str] = &[
     "foreach",
     "argument",
     "export",
@@ -38,7 +40,7 @@ const CONFIG_BLOCKS: &[&str] = &[
 ];
 
 /// Service blocks: configured once, at the root only.
-const SERVICES: &[&str] = &[
+pub(crate) const SERVICES: &[&str] = &[
     "http",
     "livedebugging",
     "remotecfg",
@@ -674,23 +676,6 @@ fn declare_schema(at: &Located) -> &'static Schema {
         blocks: &[],
         free_form: false,
     }))
-}
-
-macro_rules! attr {
-    ($name:literal, $ty:expr) => {
-        Attr {
-            name: $name,
-            ty: $ty,
-            required: false,
-        }
-    };
-    ($name:literal, $ty:expr, required) => {
-        Attr {
-            name: $name,
-            ty: $ty,
-            required: true,
-        }
-    };
 }
 
 static LOGGING: Schema = Schema {

@@ -313,10 +313,7 @@ impl<'a, 'p> Walker<'a, 'p> {
             // Upstream measures the key without its quotes.
             prev = start + key.len() as i64 - 1;
             if field.quoted {
-                // The key's value (escapes processed) is what gets quoted again, as
-                // upstream does; quoting the raw text would escape the escapes.
-                let value = crate::eval::literal::unquote(raw);
-                self.quote_to_scratch(&value);
+                self.quote_to_scratch(key);
                 self.p
                     .text_at(field.name.start, &self.scratch, Token::String);
             } else {
