@@ -92,7 +92,8 @@ impl Block {
     /// The label text between the quotes, or `None` when absent or empty.
     pub fn label<'s>(&self, src: &'s str) -> Option<&'s str> {
         let span = self.label?;
-        let inner = &src[span.start as usize + 1..span.end as usize - 1];
+        // An unterminated label may end inside a character: no label then.
+        let inner = src.get(span.start as usize + 1..(span.end as usize).saturating_sub(1))?;
         (!inner.is_empty()).then_some(inner)
     }
 }
@@ -199,7 +200,7 @@ impl ObjectField {
     pub fn key<'s>(&self, src: &'s str) -> &'s str {
         let text = &src[self.name.range()];
         if self.quoted {
-            &text[1..text.len() - 1]
+            text.get(1..text.len().saturating_sub(1)).unwrap_or("")
         } else {
             text
         }

@@ -148,7 +148,9 @@ struct BlockName {
 impl BlockName {
     fn label_text<'s>(&self, src: &'s str) -> &'s str {
         match self.label {
-            Some(span) if span.len() > 2 => &src[span.start as usize + 1..span.end as usize - 1],
+            Some(span) if span.len() > 2 => src
+                .get(span.start as usize + 1..span.end as usize - 1)
+                .unwrap_or(""),
             _ => "",
         }
     }
@@ -414,7 +416,11 @@ impl<'s> Parser<'s> {
                     ));
                 }
                 if lit.len() > 2 {
-                    let label = &lit[1..lit.len() - 1];
+                    // Upstream drops the first and last byte; an unterminated label
+                    // can end inside a character, which then shows as U+FFFD.
+                    let bytes = &lit.as_bytes()[1..lit.len() - 1];
+                    let label = String::from_utf8_lossy(bytes);
+                    let label = label.as_ref();
                     if !crate::lexer::is_valid_identifier(label) {
                         self.add_error(format!(
                             "expected block label to be a valid identifier, but got {}",

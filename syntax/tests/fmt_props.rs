@@ -290,3 +290,19 @@ fn quoted_keys_are_requoted_from_raw_text_like_upstream() {
         );
     }
 }
+
+/// Found by fuzzing: an unterminated label or key ending inside a multi-byte
+/// character must be an error, not a slicing panic, in the parser and the formatter.
+#[test]
+fn unterminated_strings_ending_inside_a_character_do_not_panic() {
+    for src in [
+        "a\"\u{7cc}",
+        "a \"\u{7cc} {}",
+        "x = {\"\u{7cc} = 1}",
+        "a.b \"é",
+    ] {
+        let parsed = alloy_syntax::parse_file("", src);
+        assert!(parsed.has_errors(), "{src:?}");
+        let _ = alloy_syntax::printer::format_file(&parsed.file, src);
+    }
+}
