@@ -1,7 +1,9 @@
 //! Components and their registry: one file per component, and [`registry::registry`]
 //! listing them all for the CLI to hand to the runtime.
 
+pub mod http_client;
 pub mod local_file;
 pub mod registry;
+pub mod remote_http;
 
 pub use registry::registry;

@@ -1,0 +1,178 @@
+//! `remote.http` against a real HTTP server on 127.0.0.1: first poll, changes within a
+//! poll, failures that keep the last content, authentication and argument checks.
+
+use alloy_runtime::controller::{Controller, ControllerOptions};
+use alloy_runtime::source::parse_sources;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// What the test server answers, and what it saw.
+#[derive(Default)]
+struct Served {
+    status: u16,
+    body: String,
+    requests: Vec<String>,
+}
+
+/// A minimal HTTP/1.1 server: one response per connection, from `served`.
+async fn server(served: Arc<Mutex<Served>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let served = served.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut got = Vec::new();
+                // Read until the end of the headers (no request bodies in these tests).
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let (status, body) = {
+                    let mut s = served.lock().unwrap();
+                    s.requests.push(String::from_utf8_lossy(&got).into_owned());
+                    (s.status, s.body.clone())
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn controller() -> Controller {
+    Controller::new(
+        alloy_components::registry(),
+        Arc::new(alloy_stdlib::Stdlib::new()),
+        ControllerOptions::default(),
+    )
+}
+
+async fn load(c: &Controller, src: &str) -> Result<(), Vec<String>> {
+    let (files, diags) =
+        parse_sources(vec![("main.alloy".into(), src.as_bytes().to_vec())]).unwrap();
+    assert!(diags.is_empty(), "{diags:?}");
+    match c.load(files).await {
+        Ok(report) if report.errors.is_empty() => Ok(()),
+        Ok(report) => Err(report.errors.iter().map(|d| d.message.clone()).collect()),
+        Err(diags) => Err(diags.iter().map(|d| d.message.clone()).collect()),
+    }
+}
+
+fn content(c: &Controller, id: &str) -> Option<String> {
+    let exports = c.node(id)?.exports();
+    exports
+        .as_object()?
+        .get("content")?
+        .as_str()
+        .map(str::to_string)
+}
+
+async fn eventually(what: &str, check: impl Fn() -> bool) {
+    for _ in 0..500 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_follows_changes_and_keeps_last_good_content() {
+    let served = Arc::new(Mutex::new(Served {
+        status: 200,
+        body: "  first\n".into(),
+        ..Default::default()
+    }));
+    let url = server(served.clone()).await;
+    let c = controller();
+    let src = format!(
+        "remote.http \"r\" {{\n  url = \"{url}/config\"\n  poll_frequency = \"100ms\"\n  poll_timeout = \"50ms\"\n  headers = {{ \"X-Test\" = \"yes\" }}\n  client {{\n    basic_auth {{\n      username = \"u\"\n      password = \"p\"\n    }}\n  }}\n}}\n"
+    );
+    load(&c, &src).await.unwrap();
+    // The body is trimmed; auth and headers are sent.
+    assert_eq!(content(&c, "remote.http.r").as_deref(), Some("first"));
+    {
+        let s = served.lock().unwrap();
+        let req = s.requests[0].to_ascii_lowercase();
+        assert!(req.starts_with("get /config "), "{req}");
+        assert!(req.contains("authorization: basic dtpw"), "{req}");
+        assert!(req.contains("x-test: yes"), "{req}");
+    }
+
+    served.lock().unwrap().body = "second".into();
+    eventually("the next poll to see the change", || {
+        content(&c, "remote.http.r").as_deref() == Some("second")
+    })
+    .await;
+
+    // Only 200 counts: the last good content stays and health says why.
+    served.lock().unwrap().status = 503;
+    served.lock().unwrap().body = "down".into();
+    let node = c.node("remote.http.r").unwrap();
+    eventually("the failure to show in health", || {
+        node.health().state.as_str() == "unhealthy"
+    })
+    .await;
+    assert!(
+        node.health()
+            .message
+            .starts_with("polling failed: unexpected status code 503"),
+        "{}",
+        node.health().message
+    );
+    assert_eq!(content(&c, "remote.http.r").as_deref(), Some("second"));
+
+    served.lock().unwrap().status = 200;
+    eventually("recovery", || node.health().state.as_str() == "healthy").await;
+    assert_eq!(content(&c, "remote.http.r").as_deref(), Some("down"));
+    c.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_poll_failure_and_bad_arguments_fail_the_load() {
+    let served = Arc::new(Mutex::new(Served {
+        status: 404,
+        ..Default::default()
+    }));
+    let url = server(served).await;
+    let c = controller();
+    let errors = load(&c, &format!("remote.http \"r\" {{ url = \"{url}\" }}\n"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        errors,
+        ["Failed to build component: polling failed: unexpected status code 404 Not Found"]
+    );
+    let errors = load(
+        &c,
+        &format!("remote.http \"r\" {{\n  url = \"{url}\"\n  poll_timeout = \"2m\"\n}}\n"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(errors, ["poll_timeout must be less than poll_frequency"]);
+    let errors = load(
+        &c,
+        &format!("remote.http \"r\" {{\n  url = \"{url}\"\n  client {{\n    bearer_token = \"t\"\n    basic_auth {{ username = \"u\" }}\n  }}\n}}\n"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        errors,
+        ["at most one of basic_auth, authorization, oauth2, bearer_token & bearer_token_file must be configured"]
+    );
+    c.shutdown();
+}
