@@ -306,3 +306,17 @@ fn unterminated_strings_ending_inside_a_character_do_not_panic() {
         let _ = alloy_syntax::printer::format_file(&parsed.file, src);
     }
 }
+
+/// Found by fuzzing: a line comment inside a block header (between name parts, or
+/// before the label) moves after the `{`, so the output still parses and settles.
+#[test]
+fn line_comments_inside_block_headers_move_into_the_body() {
+    let src = "a.\n// c\nb \"l\" {\n  x = 1\n}\n";
+    let parsed = alloy_syntax::parse_file("", src);
+    assert!(!parsed.has_errors());
+    let once = alloy_syntax::printer::format_file(&parsed.file, src);
+    assert!(once.starts_with("a.b \"l\" {\n\t// c"), "{once}");
+    let again = alloy_syntax::parse_file("", &once);
+    assert!(!again.has_errors(), "{once}");
+    assert_eq!(alloy_syntax::printer::format_file(&again.file, &once), once);
+}

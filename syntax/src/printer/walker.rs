@@ -167,7 +167,34 @@ impl<'a, 'p> Walker<'a, 'p> {
         self.walk_expr(&a.value);
     }
 
+    /// Whether a `//` comment sits between the block's name and its `{` (outside the
+    /// label, which may contain `//` in its text).
+    fn header_has_line_comment(&self, b: &Block, header_start: u32) -> bool {
+        let bytes = self.src.as_bytes();
+        let (label_start, label_end) = b.label.map_or((u32::MAX, u32::MAX), |l| (l.start, l.end));
+        let mut i = header_start as usize;
+        while i + 1 < (b.lcurly as usize).min(bytes.len()) {
+            if i as u32 >= label_start && (i as u32) < label_end {
+                i = label_end as usize;
+                continue;
+            }
+            if bytes[i] == b'/' && bytes[i + 1] == b'/' {
+                return true;
+            }
+            i += 1;
+        }
+        false
+    }
+
     fn walk_block(&mut self, b: &Block) {
+        // A line comment inside the header (`a.\n// c\nb {`) would be printed before
+        // the label or `{` and end the line there, and the output would not parse.
+        // Placing them at the header's start lets such comments follow the `{`
+        // instead. Block comments keep their place, as upstream prints them.
+        let header_start = b.name.first().map_or(b.lcurly, |f| f.span.start);
+        let label_at = self
+            .header_has_line_comment(b, header_start)
+            .then_some(header_start);
         self.scratch.clear();
         for (i, frag) in b.name.iter().enumerate() {
             if i > 0 {
@@ -191,12 +218,17 @@ impl<'a, 'p> Walker<'a, 'p> {
             if !inner.is_empty() {
                 self.p.ws(Ws::Blank);
                 self.quote_to_scratch(inner);
-                self.p.text_at(label.start, &self.scratch, Token::String);
+                self.p.text_at(
+                    label_at.unwrap_or(label.start),
+                    &self.scratch,
+                    Token::String,
+                );
             }
         }
 
         self.p.ws(Ws::Blank);
-        self.p.token_at(b.lcurly, Token::LCurly);
+        let lcurly_at = label_at.unwrap_or(b.lcurly);
+        self.p.token_at(lcurly_at, Token::LCurly);
         self.p.ws(Ws::Indent);
         if b.body.is_empty() {
             self.p.ws(Ws::Blank);
