@@ -320,3 +320,15 @@ fn line_comments_inside_block_headers_move_into_the_body() {
     assert!(!again.has_errors(), "{once}");
     assert_eq!(alloy_syntax::printer::format_file(&again.file, &once), once);
 }
+
+/// Found by fuzzing: a raw form feed or vertical tab inside a string passes the
+/// tabwriter untouched, so the output still parses (upstream breaks the line there).
+#[test]
+fn control_characters_inside_strings_survive_formatting() {
+    for src in ["x = \"a\u{c}b\"", "x = \"a\u{b}b\"", "x = `a\u{c}b`"] {
+        let parsed = alloy_syntax::parse_file("", src);
+        assert!(!parsed.has_errors(), "{src:?}");
+        let once = alloy_syntax::printer::format_file(&parsed.file, src);
+        assert_eq!(once, src);
+    }
+}

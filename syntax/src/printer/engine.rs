@@ -235,7 +235,7 @@ impl<'a> Printer<'a> {
         self.last_tok = Last::Tok(kind);
         let next = Pos::at(offset as i64);
         self.flush(next, false);
-        self.write_string(next, data, false);
+        self.write_string(next, data, needs_escape(data));
     }
 
     /// Writes an operator or bracket where the last one ended: upstream does this
@@ -279,7 +279,7 @@ impl<'a> Printer<'a> {
         self.last_tok = Last::Tok(kind);
         let next = self.pos;
         self.flush(next, false);
-        self.write_string(next, data, false);
+        self.write_string(next, data, needs_escape(data));
     }
 
     /// Writes the comments left after the last token. Nothing follows them.
@@ -517,4 +517,12 @@ impl<'a> Printer<'a> {
 /// Offset of the last byte of a comment of `len` bytes starting at `start`.
 fn c_end(start: i64, len: usize) -> i64 {
     start + len as i64 - 1
+}
+
+/// Whether literal text must pass the tabwriter untouched. Upstream lets literals
+/// through unescaped, so a raw form feed or vertical tab inside a string became a line
+/// break or a column and the output no longer parsed (a fuzz finding); only such text
+/// is escaped, so every other literal keeps upstream's bytes.
+fn needs_escape(data: &str) -> bool {
+    data.bytes().any(|b| b == b'\x0B' || b == b'\x0C')
 }
