@@ -182,11 +182,16 @@ impl<'s> Parser<'s> {
     }
 
     /// Scans one token, moving any scanner errors into the diagnostics in order.
+    #[inline(always)]
     fn next0(&mut self) {
         self.tok = self.lexer.next_token();
-        if !self.lexer.has_errors() {
-            return;
+        if self.lexer.has_errors() {
+            self.take_scan_errors();
         }
+    }
+
+    #[cold]
+    fn take_scan_errors(&mut self) {
         for err in self.lexer.take_errors() {
             self.diags.push(Diagnostic::error(
                 CODE_SCAN,
@@ -198,6 +203,7 @@ impl<'s> Parser<'s> {
     }
 
     /// Advances to the next non-comment token, collecting comment groups.
+    #[inline]
     fn next(&mut self) {
         self.next0();
         while self.tok.kind == Token::Comment {
