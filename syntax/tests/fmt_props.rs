@@ -332,3 +332,15 @@ fn control_characters_inside_strings_survive_formatting() {
         assert_eq!(once, src);
     }
 }
+
+/// Found by fuzzing: a form feed inside a comment does not count as a line break, so
+/// the comment does not swallow the next line on every run.
+#[test]
+fn form_feed_inside_a_comment_keeps_the_lines_apart() {
+    let src = "// a\u{c}b\n// c\nx = 1\n";
+    let parsed = alloy_syntax::parse_file("", src);
+    let once = alloy_syntax::printer::format_file(&parsed.file, src);
+    assert_eq!(once, "// a\u{c}b\n// c\nx = 1");
+    let again = alloy_syntax::parse_file("", &once);
+    assert_eq!(alloy_syntax::printer::format_file(&again.file, &once), once);
+}

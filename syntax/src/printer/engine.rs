@@ -444,7 +444,11 @@ impl<'a> Printer<'a> {
         let mut newlines = 0i64;
         let mut last_nl = 0usize;
         for (i, &b) in bytes.iter().enumerate() {
-            if b == b'\n' || b == b'\x0C' {
+            // Escaped text (comments, and literals holding form feeds) reaches the
+            // output as is, so a form feed in it breaks no line. Upstream counts it
+            // anyway, and a comment holding one then swallows the next line break on
+            // every run (a fuzz finding); only real newlines count here.
+            if b == b'\n' || (b == b'\x0C' && !escape) {
                 newlines += 1;
                 last_nl = i;
             }
