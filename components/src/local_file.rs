@@ -7,7 +7,7 @@ use alloy_runtime::component::{
 };
 use alloy_runtime::decode::Decoder;
 use alloy_runtime::duration::GoDuration;
-use alloy_runtime::schema::{Attr, LabelRule, Schema, Ty};
+use alloy_runtime::schema::{attr, LabelRule, Schema, Ty};
 use alloy_runtime::watch::{same_name, watch};
 use alloy_syntax::value::Value;
 use alloy_syntax::Diagnostic;
@@ -19,26 +19,10 @@ use tokio_util::sync::CancellationToken;
 static SCHEMA: Schema = Schema {
     label: LabelRule::Ignored,
     attrs: &[
-        Attr {
-            name: "filename",
-            ty: Ty::String,
-            required: true,
-        },
-        Attr {
-            name: "detector",
-            ty: Ty::String,
-            required: false,
-        },
-        Attr {
-            name: "poll_frequency",
-            ty: Ty::Duration,
-            required: false,
-        },
-        Attr {
-            name: "is_secret",
-            ty: Ty::Bool,
-            required: false,
-        },
+        attr!("filename", Ty::String, required),
+        attr!("detector", Ty::String),
+        attr!("poll_frequency", Ty::Duration),
+        attr!("is_secret", Ty::Bool),
     ],
     blocks: &[],
     free_form: false,

@@ -9,7 +9,7 @@ use alloy_runtime::component::{
 };
 use alloy_runtime::decode::Decoder;
 use alloy_runtime::duration::GoDuration;
-use alloy_runtime::schema::{Attr, LabelRule, Schema, Ty, HTTP_CLIENT_BLOCKS};
+use alloy_runtime::schema::{attr, LabelRule, Schema, Ty, HTTP_CLIENT_BLOCKS};
 use alloy_syntax::value::Value;
 use alloy_syntax::Diagnostic;
 use std::collections::BTreeMap;
@@ -20,41 +20,13 @@ use tokio_util::sync::CancellationToken;
 static SCHEMA: Schema = Schema {
     label: LabelRule::Ignored,
     attrs: &[
-        Attr {
-            name: "url",
-            ty: Ty::String,
-            required: true,
-        },
-        Attr {
-            name: "method",
-            ty: Ty::String,
-            required: false,
-        },
-        Attr {
-            name: "headers",
-            ty: Ty::Map(&Ty::String),
-            required: false,
-        },
-        Attr {
-            name: "body",
-            ty: Ty::String,
-            required: false,
-        },
-        Attr {
-            name: "poll_frequency",
-            ty: Ty::Duration,
-            required: false,
-        },
-        Attr {
-            name: "poll_timeout",
-            ty: Ty::Duration,
-            required: false,
-        },
-        Attr {
-            name: "is_secret",
-            ty: Ty::Bool,
-            required: false,
-        },
+        attr!("url", Ty::String, required),
+        attr!("method", Ty::String),
+        attr!("headers", Ty::Map(&Ty::String)),
+        attr!("body", Ty::String),
+        attr!("poll_frequency", Ty::Duration),
+        attr!("poll_timeout", Ty::Duration),
+        attr!("is_secret", Ty::Bool),
     ],
     blocks: HTTP_CLIENT_BLOCKS,
     free_form: false,

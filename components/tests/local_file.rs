@@ -2,52 +2,16 @@
 //! events and by polling, secrets, failures keeping the last content, and a second
 //! component that follows the first one's export.
 
-use alloy_runtime::controller::{Controller, ControllerOptions};
-use alloy_runtime::source::parse_sources;
+mod support;
+
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use support::{content, controller, eventually, load};
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ferroalloy-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn controller() -> Controller {
-    Controller::new(
-        alloy_components::registry(),
-        Arc::new(alloy_stdlib::Stdlib::new()),
-        ControllerOptions::default(),
-    )
-}
-
-async fn load(c: &Controller, src: &str) -> Result<(), Vec<String>> {
-    let (files, diags) =
-        parse_sources(vec![("main.alloy".into(), src.as_bytes().to_vec())]).unwrap();
-    assert!(diags.is_empty(), "{diags:?}");
-    match c.load(files).await {
-        Ok(report) if report.errors.is_empty() => Ok(()),
-        Ok(report) => Err(report.errors.iter().map(|d| d.message.clone()).collect()),
-        Err(diags) => Err(diags.iter().map(|d| d.message.clone()).collect()),
-    }
-}
-
-fn content(c: &Controller, id: &str) -> Option<String> {
-    let exports = c.node(id)?.exports();
-    let value = exports.as_object()?.get("content")?.clone();
-    value.as_str().map(str::to_string)
-}
-
-async fn eventually(what: &str, check: impl Fn() -> bool) {
-    for _ in 0..500 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 fn quote(path: &std::path::Path) -> String {

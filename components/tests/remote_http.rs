@@ -1,10 +1,10 @@
 //! `remote.http` against a real HTTP server on 127.0.0.1: first poll, changes within a
 //! poll, failures that keep the last content, authentication and argument checks.
 
-use alloy_runtime::controller::{Controller, ControllerOptions};
-use alloy_runtime::source::parse_sources;
+mod support;
+
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use support::{content, controller, eventually, load};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -50,44 +50,6 @@ async fn server(served: Arc<Mutex<Served>>) -> String {
         }
     });
     format!("http://{addr}")
-}
-
-fn controller() -> Controller {
-    Controller::new(
-        alloy_components::registry(),
-        Arc::new(alloy_stdlib::Stdlib::new()),
-        ControllerOptions::default(),
-    )
-}
-
-async fn load(c: &Controller, src: &str) -> Result<(), Vec<String>> {
-    let (files, diags) =
-        parse_sources(vec![("main.alloy".into(), src.as_bytes().to_vec())]).unwrap();
-    assert!(diags.is_empty(), "{diags:?}");
-    match c.load(files).await {
-        Ok(report) if report.errors.is_empty() => Ok(()),
-        Ok(report) => Err(report.errors.iter().map(|d| d.message.clone()).collect()),
-        Err(diags) => Err(diags.iter().map(|d| d.message.clone()).collect()),
-    }
-}
-
-fn content(c: &Controller, id: &str) -> Option<String> {
-    let exports = c.node(id)?.exports();
-    exports
-        .as_object()?
-        .get("content")?
-        .as_str()
-        .map(str::to_string)
-}
-
-async fn eventually(what: &str, check: impl Fn() -> bool) {
-    for _ in 0..500 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use alloy_runtime::component::{
 };
 use alloy_runtime::controller::{Controller, ControllerOptions};
 use alloy_runtime::decode::{AnyValue, Decoder};
-use alloy_runtime::schema::{Attr, LabelRule, Schema, Ty};
+use alloy_runtime::schema::{attr, LabelRule, Schema, Ty};
 use alloy_runtime::source::parse_sources;
 use alloy_syntax::value::Value;
 use alloy_syntax::Diagnostic;
@@ -19,16 +19,8 @@ use tokio_util::sync::CancellationToken;
 static SCHEMA: Schema = Schema {
     label: LabelRule::Ignored,
     attrs: &[
-        Attr {
-            name: "inputs",
-            ty: Ty::Array(&Ty::Any),
-            required: true,
-        },
-        Attr {
-            name: "labels",
-            ty: Ty::Map(&Ty::String),
-            required: false,
-        },
+        attr!("inputs", Ty::Array(&Ty::Any), required),
+        attr!("labels", Ty::Map(&Ty::String)),
     ],
     blocks: &[],
     free_form: false,

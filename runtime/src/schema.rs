@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 /// An attribute entry of a static schema: `attr!("name", Ty::String)` or
 /// `attr!("name", Ty::String, required)`.
+#[macro_export]
 macro_rules! attr {
     ($name:literal, $ty:expr) => {
         $crate::schema::Attr {
@@ -29,7 +30,7 @@ macro_rules! attr {
         }
     };
 }
-pub(crate) use attr;
+pub use attr;
 
 /// Diagnostic code for schema violations.
 pub const CODE_SCHEMA: &str = "alloy::schema";
