@@ -1223,17 +1223,8 @@ fn fmt_e(neg: bool, digs: &Digits, prec: i64, fmt: char) -> String {
         }
     }
     out.push(fmt);
-    let mut exp = if nd == 0 { 0 } else { digs.dp - 1 };
-    if exp < 0 {
-        out.push('-');
-        exp = -exp;
-    } else {
-        out.push('+');
-    }
-    if exp < 10 {
-        out.push('0');
-    }
-    let _ = write!(out, "{exp}");
+    let exp = if nd == 0 { 0 } else { digs.dp - 1 };
+    push_exponent(&mut out, exp);
     out
 }
 
@@ -1323,17 +1314,19 @@ fn fmt_x(prec: i64, fmt: char, neg: bool, mut mant: u64, mut exp: i64) -> String
         }
     }
     out.push(if fmt == 'X' { 'P' } else { 'p' });
-    if exp < 0 {
-        out.push('-');
-        exp = -exp;
-    } else {
-        out.push('+');
-    }
+    push_exponent(&mut out, exp);
+    out
+}
+
+/// A signed exponent of at least two digits, as Go writes `e+07` and `p-10`.
+fn push_exponent(out: &mut String, exp: i64) {
+    let sign = if exp < 0 { '-' } else { '+' };
+    out.push(sign);
+    let exp = exp.unsigned_abs();
     if exp < 10 {
         out.push('0');
     }
     let _ = write!(out, "{exp}");
-    out
 }
 
 #[cfg(test)]
