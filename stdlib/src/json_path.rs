@@ -131,15 +131,7 @@ fn from_serde(v: &serde_json::Value) -> Value {
     match v {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::int(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::uint(u)
-            } else {
-                Value::float(n.as_f64().unwrap_or(f64::NAN))
-            }
-        }
+        serde_json::Value::Number(n) => alloy_syntax::value::from_json_number(n),
         serde_json::Value::String(s) => Value::string(s.as_str()),
         serde_json::Value::Array(items) => Value::array(items.iter().map(from_serde).collect()),
         serde_json::Value::Object(map) => Value::object(

@@ -97,15 +97,7 @@ pub fn value_from_json(json: &Json) -> Result<Value, String> {
     Ok(match json {
         Json::Null => Value::Null,
         Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::int(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::uint(u)
-            } else {
-                Value::float(n.as_f64().unwrap_or(f64::NAN))
-            }
-        }
+        Json::Number(n) => crate::value::from_json_number(n),
         Json::String(s) => Value::string(s.as_str()),
         Json::Array(items) => Value::array(
             items

@@ -21,7 +21,7 @@ pub use convert::{
 };
 pub use duration::{format_go_duration, parse_go_duration, to_duration_target};
 pub use number::NumberKind;
-pub use render::{render, to_json};
+pub use render::{from_json_number, render, to_json};
 
 /// An Alloy value. Cloning is cheap: compound values share their contents.
 #[derive(Clone)]

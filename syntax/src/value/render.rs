@@ -104,6 +104,18 @@ fn push_tabs(out: &mut String, n: usize) {
 /// NaN and infinities, which JSON cannot hold, become their Go text as strings),
 /// objects have sorted keys, functions are `"function"`, secrets `"(secret)"` and
 /// other capsules `"capsule(\"T\")"` unless they present as objects.
+/// A JSON number as a value: integers stay integers (int, else uint), the rest are
+/// floats, as ojg and the conformance data keep them.
+pub fn from_json_number(n: &serde_json::Number) -> Value {
+    if let Some(i) = n.as_i64() {
+        Value::int(i)
+    } else if let Some(u) = n.as_u64() {
+        Value::uint(u)
+    } else {
+        Value::float(n.as_f64().unwrap_or(f64::NAN))
+    }
+}
+
 pub fn to_json(value: &Value) -> serde_json::Value {
     use serde_json::Value as Json;
     match value {
