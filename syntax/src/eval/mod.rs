@@ -385,15 +385,21 @@ impl<'s> Evaluator<'s> {
                 None => Err(self.about(not_object_capsule(), &value, &a.value)),
             },
             Value::Capsule(_) => Err(self.about(not_object_capsule(), &value, &a.value)),
-            other => Err(self.about(
-                ValueError::message(format!(
-                    "cannot access field {} on value of type {}",
-                    go_quote(name),
-                    other.value_type()
-                )),
-                &value,
-                &a.value,
-            )),
+            other => {
+                let mut err = self.about(
+                    ValueError::message(format!(
+                        "cannot access field {} on value of type {}",
+                        go_quote(name),
+                        other.value_type()
+                    )),
+                    &value,
+                    &a.value,
+                );
+                // Upstream names no expression for a null value, but the error still
+                // belongs to this access: point at it.
+                err.span.get_or_insert(a.value.span().to(a.name.span));
+                Err(err)
+            }
         }
     }
 
