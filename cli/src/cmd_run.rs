@@ -66,6 +66,7 @@ async fn serve(args: &RunArgs, printer: Printer) -> Result<()> {
         ControllerOptions {
             storage_path: args.storage_path.clone(),
             min_stability: args.stability,
+            module_path: alloy_runtime::module::module_path_of(&args.path.display().to_string()),
         },
     );
     // Signal handlers and the watch come first: a SIGHUP must never kill the process,

@@ -5,5 +5,6 @@ pub mod http_client;
 pub mod local_file;
 pub mod registry;
 pub mod remote_http;
+pub mod string_source;
 
 pub use registry::registry;

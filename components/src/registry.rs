@@ -1,7 +1,20 @@
-//! Every component ferroalloy ships, one line each. The runtime knows none of them by
-//! name; the CLI passes this registry in.
+//! Every component ferroalloy ships, one line each, and the sources that fetch module
+//! content for `import.*` and classic `module.*` blocks. The runtime knows none of
+//! them by name; the CLI passes this registry in.
 
+use crate::local_file::LocalFile;
+use crate::remote_http::RemoteHttp;
+use crate::string_source::StringSource;
 use alloy_runtime::component::{Registration, Registry, Stability};
+use alloy_runtime::schema::{IMPORT_FILE, IMPORT_HTTP, MODULE_FILE, MODULE_HTTP};
+
+const GA: Stability = Stability::GenerallyAvailable;
+
+/// `reg` under a different schema: module sources accept their own attribute sets
+/// (and an `arguments` block) but fetch exactly like the component.
+fn with_schema(reg: Registration, schema: &'static alloy_runtime::schema::Schema) -> Registration {
+    Registration { schema, ..reg }
+}
 
 /// The registry of all built-in components.
 pub fn registry() -> Registry {
@@ -13,6 +26,26 @@ pub fn registry() -> Registry {
         Registration::of::<crate::remote_http::RemoteHttp>(
             "remote.http",
             Stability::GenerallyAvailable,
+        ),
+    ])
+    .with_sources([
+        with_schema(
+            Registration::of::<LocalFile>("import.file", GA),
+            &IMPORT_FILE,
+        ),
+        Registration::of::<StringSource>("import.string", GA),
+        with_schema(
+            Registration::of::<RemoteHttp>("import.http", GA),
+            &IMPORT_HTTP,
+        ),
+        with_schema(
+            Registration::of::<LocalFile>("module.file", GA),
+            &MODULE_FILE,
+        ),
+        Registration::of::<StringSource>("module.string", GA),
+        with_schema(
+            Registration::of::<RemoteHttp>("module.http", GA),
+            &MODULE_HTTP,
         ),
     ])
 }

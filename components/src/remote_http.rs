@@ -9,6 +9,7 @@ use alloy_runtime::component::{
 };
 use alloy_runtime::decode::Decoder;
 use alloy_runtime::duration::GoDuration;
+use alloy_runtime::module::read_last_good;
 use alloy_runtime::schema::{attr, LabelRule, Schema, Ty, HTTP_CLIENT_BLOCKS};
 use alloy_syntax::value::Value;
 use alloy_syntax::Diagnostic;
@@ -165,14 +166,35 @@ impl Component for RemoteHttp {
 
     fn build(opts: Options, args: RemoteHttpArgs) -> Result<Self, String> {
         let client = args.client.build()?;
-        let content = poll_now(&args, &client).map_err(|e| format!("polling failed: {e}"))?;
+        let (content, health) = match poll_now(&args, &client) {
+            Ok(content) => (
+                content,
+                Health::new(HealthState::Healthy, "polled endpoint"),
+            ),
+            // Behind `import.http` and `module.http` the runtime keeps the last module
+            // it accepted in this directory; serving it lets a restart during the
+            // server's outage run the pipeline. A plain remote.http has no such file.
+            Err(e) => match read_last_good(&opts.data_path) {
+                Some((path, text)) => (
+                    text,
+                    Health::new(
+                        HealthState::Unhealthy,
+                        format!(
+                            "polling failed: {e}; running the last good module kept at {}",
+                            path.display()
+                        ),
+                    ),
+                ),
+                None => return Err(format!("polling failed: {e}")),
+            },
+        };
         (opts.exports)(exports_of(content, args.is_secret));
         Ok(RemoteHttp {
             exports: opts.exports,
             state: Mutex::new(State {
                 args,
                 client,
-                health: Health::new(HealthState::Healthy, "polled endpoint"),
+                health,
             }),
             reconfigured: Notify::new(),
         })

@@ -4,53 +4,7 @@
 mod support;
 
 use std::sync::{Arc, Mutex};
-use support::{content, controller, eventually, load};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-
-/// What the test server answers, and what it saw.
-#[derive(Default)]
-struct Served {
-    status: u16,
-    body: String,
-    requests: Vec<String>,
-}
-
-/// A minimal HTTP/1.1 server: one response per connection, from `served`.
-async fn server(served: Arc<Mutex<Served>>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            let served = served.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let mut got = Vec::new();
-                // Read until the end of the headers (no request bodies in these tests).
-                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match sock.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => got.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let (status, body) = {
-                    let mut s = served.lock().unwrap();
-                    s.requests.push(String::from_utf8_lossy(&got).into_owned());
-                    (s.status, s.body.clone())
-                };
-                let resp = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = sock.write_all(resp.as_bytes()).await;
-            });
-        }
-    });
-    format!("http://{addr}")
-}
+use support::{content, controller, eventually, load, server, Served};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polls_follows_changes_and_keeps_last_good_content() {

@@ -239,13 +239,29 @@ impl std::fmt::Debug for Registration {
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     kinds: std::collections::BTreeMap<&'static str, Registration>,
+    /// Module sources: what fetches the content of `import.*` and `module.*` blocks.
+    /// Each is a component whose exports are `{content = ...}`.
+    sources: std::collections::BTreeMap<&'static str, Registration>,
 }
 
 impl Registry {
     pub fn new(kinds: impl IntoIterator<Item = Registration>) -> Registry {
         Registry {
             kinds: kinds.into_iter().map(|r| (r.name, r)).collect(),
+            sources: Default::default(),
         }
+    }
+
+    /// Adds the module sources (`import.http`, `module.file`, ...).
+    pub fn with_sources(mut self, sources: impl IntoIterator<Item = Registration>) -> Registry {
+        self.sources
+            .extend(sources.into_iter().map(|r| (r.name, r)));
+        self
+    }
+
+    /// The source that fetches content for the `import.*` or `module.*` block `name`.
+    pub fn source(&self, name: &str) -> Option<&Registration> {
+        self.sources.get(name)
     }
 
     pub fn get(&self, name: &str) -> Option<&Registration> {

@@ -1,27 +1,37 @@
-//! The running graph: loading a configuration into component nodes, evaluating them
-//! in dependency order, running each component in its own task, and re-evaluating
-//! dependants when exports change (RUNTIME.md §4–§7, §10).
+//! The running graph: loading a configuration into nodes, evaluating them in
+//! dependency order, running each component in its own task, and re-evaluating
+//! dependants when exports change (RUNTIME.md §4–§7, §9, §10).
 //!
 //! Exports changes arrive on a queue. The controller loop drains it in batches and
 //! submits each direct dependant for evaluation; a node has at most one evaluation
 //! running and one pending, so bursts collapse. Evaluation stops propagating where a
 //! node's arguments or exports come out unchanged.
+//!
+//! A module — a custom component instance, or a classic module loaded from a file, a
+//! string or a URL — runs as a nested controller of the same kind, with its own graph,
+//! its `argument` values set by the caller and its `export` values published as the
+//! instance's exports.
 
 use crate::component::{
-    BuildError, DynComponent, Health, HealthState, Options, Registration, Registry, Stability,
+    BuildError, DynComponent, ExportsSink, Health, HealthState, Options, Registration, Registry,
+    Stability,
 };
-use crate::decode::Decoder;
+use crate::decode::{AnyValue, BodyValue, Decoder};
 use crate::evaluate::{eval_body_value, ExportsScope};
 use crate::graph::{Graph, GraphNode};
+use crate::module::{
+    content_text, imported_defs, module_path_of, parse_module, persist_last_good, DeclareDef, Defs,
+    ImportSlot, Lookup, ModuleScope,
+};
 use crate::refs::{body_traversals, Traversal};
 use crate::schema::check_body;
 use crate::source::SourceFile;
-use alloy_syntax::ast::{Block, Stmt};
+use alloy_syntax::ast::{Block, Body, Stmt};
 use alloy_syntax::eval::{Layered, Scope};
 use alloy_syntax::value::{values_identical, Value};
 use alloy_syntax::{Diagnostic, Span};
 use petgraph::graph::NodeIndex;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -33,6 +43,10 @@ pub const CODE_GRAPH: &str = "alloy::graph";
 /// Diagnostic code for evaluation and build failures.
 pub const CODE_EVAL: &str = "alloy::eval";
 
+/// How deep modules may nest. A declare in an imported module that instantiates
+/// itself is not a graph cycle anywhere, so depth is what stops it.
+const MAX_MODULE_DEPTH: usize = 32;
+
 /// The standard library or any other base scope, shared across tasks.
 pub type BaseScope = Arc<dyn Scope + Send + Sync>;
 
@@ -41,6 +55,8 @@ pub type BaseScope = Arc<dyn Scope + Send + Sync>;
 pub struct ControllerOptions {
     pub storage_path: PathBuf,
     pub min_stability: Stability,
+    /// `module_path` in the root configuration: the directory it was loaded from.
+    pub module_path: String,
 }
 
 impl Default for ControllerOptions {
@@ -48,15 +64,56 @@ impl Default for ControllerOptions {
         ControllerOptions {
             storage_path: PathBuf::from("data-alloy"),
             min_stability: Stability::GenerallyAvailable,
+            module_path: ".".to_string(),
         }
     }
 }
 
-/// A component node of the running graph. Nodes survive reloads that keep their ID
-/// and component name, so the component inside is updated, not restarted.
+/// What a node of the graph is.
+#[derive(Clone)]
+enum Kind {
+    /// A registered component.
+    Builtin(Registration),
+    /// `argument "x"` inside a module: exports `{value = ...}`.
+    Argument,
+    /// `export "x"` (or its deprecated alias `output`) inside a module.
+    Export,
+    /// `declare "x"`: a custom component definition.
+    Declare,
+    /// `import.*` without `arguments`: a namespace of declares fetched by `source`.
+    Import {
+        source: Registration,
+        slot: Arc<ImportSlot>,
+    },
+    /// `module.*`, or `import.*` with an `arguments` block: the fetched content runs as
+    /// one nested module (COMPONENTS.md §1.8, §1.9).
+    Classic { source: Registration },
+    /// An instance of a declare.
+    Instance,
+}
+
+impl Kind {
+    fn same_as(&self, other: &Kind) -> bool {
+        match (self, other) {
+            (Kind::Builtin(a), Kind::Builtin(b)) => a.name == b.name,
+            (Kind::Import { source: a, .. }, Kind::Import { source: b, .. })
+            | (Kind::Classic { source: a }, Kind::Classic { source: b }) => a.name == b.name,
+            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
+        }
+    }
+}
+
+/// A node of the running graph. Nodes survive reloads that keep their ID and kind, so
+/// the component inside is updated, not restarted.
 pub struct Node {
+    /// Local ID, unique within its module.
     pub id: String,
-    reg: Registration,
+    /// `<module id>/<local id>`; equal to `id` at the root.
+    pub global_id: String,
+    /// The block name (`prometheus.scrape`, `pipelines.cloudwatch`, `argument`).
+    name: String,
+    label: Option<String>,
+    kind: Kind,
     source: Mutex<(Arc<SourceFile>, Block)>,
     state: Mutex<NodeState>,
     sched: Mutex<Sched>,
@@ -73,6 +130,12 @@ struct NodeState {
     /// The export versions of its dependencies this node last evaluated against, so
     /// a change it has already seen (during a load, say) does not evaluate it again.
     seen: HashMap<String, u64>,
+    /// The module a custom component or classic module runs.
+    nested: Option<Arc<Inner>>,
+    /// The newest content an import's source published.
+    content: Option<String>,
+    /// The content and arguments the module currently runs with.
+    applied: Option<(String, Value)>,
 }
 
 /// Coalescing state: at most one evaluation running and one waiting.
@@ -89,7 +152,7 @@ impl GraphNode for Arc<Node> {
 }
 
 impl Node {
-    /// The component's current exports (null before it first publishes).
+    /// The node's current exports (null before it first publishes).
     pub fn exports(&self) -> Value {
         self.lock_state().exports.clone()
     }
@@ -106,8 +169,26 @@ impl Node {
         .unwrap_or_else(|| Health::new(HealthState::Unknown, "component created"))
     }
 
-    pub fn component_name(&self) -> &'static str {
-        self.reg.name
+    /// The block name: a component's registered name, a declare's name for its
+    /// instances, or the config block's name.
+    pub fn component_name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the node is a component (built-in, custom or classic module) rather
+    /// than a config block; only components count for `/-/healthy` and the UI list.
+    pub fn is_component(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Builtin(_) | Kind::Instance | Kind::Classic { .. }
+        )
+    }
+
+    /// The nodes of the module this node runs, in dependency order (empty for
+    /// anything but custom components and classic modules).
+    pub fn module_nodes(&self) -> Vec<Arc<Node>> {
+        let nested = self.lock_state().nested.clone();
+        nested.map_or_else(Vec::new, |m| m.nodes())
     }
 
     fn lock_state(&self) -> std::sync::MutexGuard<'_, NodeState> {
@@ -118,6 +199,13 @@ impl Node {
         let guard = self.source.lock().unwrap_or_else(|e| e.into_inner());
         (guard.0.clone(), guard.1.clone())
     }
+
+    /// Bumps the export version without changing exports, so dependants re-evaluate
+    /// (a declare or import whose definitions changed).
+    fn touch(&self, updates: &mpsc::UnboundedSender<String>) {
+        self.lock_state().version += 1;
+        let _ = updates.send(self.id.clone());
+    }
 }
 
 /// A loaded configuration.
@@ -125,6 +213,8 @@ struct Loaded {
     graph: Graph<Arc<Node>>,
     /// Indices in dependency order (dependencies first).
     order: Vec<NodeIndex>,
+    /// What the configuration can instantiate.
+    defs: Arc<Defs>,
 }
 
 /// What a successful or partly successful load did.
@@ -146,39 +236,88 @@ pub struct Controller {
     inner: Arc<Inner>,
 }
 
+/// One statement list to load: a whole file, or the body of a declare.
+struct Unit {
+    file: Arc<SourceFile>,
+    declare: Option<Arc<DeclareDef>>,
+}
+
+impl Unit {
+    fn body(&self) -> &Body {
+        match &self.declare {
+            Some(def) => &def.block.body,
+            None => &self.file.file.body,
+        }
+    }
+}
+
+/// Where a controller sits: the root configuration or a module inside it.
+struct ModuleCtx {
+    /// The global ID of the module's node; empty at the root.
+    prefix: String,
+    depth: usize,
+    /// Definitions visible from enclosing scopes.
+    parent_defs: Mutex<Option<Arc<Defs>>>,
+    /// The caller's argument values; `None` at the root.
+    args: Mutex<Option<BTreeMap<String, Value>>>,
+    /// Where the module's exports go.
+    exports: Option<ExportsSink>,
+    published: Mutex<Option<Value>>,
+    module_path: Mutex<Value>,
+}
+
+impl ModuleCtx {
+    fn is_root(&self) -> bool {
+        self.exports.is_none()
+    }
+
+    fn module_path(&self) -> Value {
+        self.module_path
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
 struct Inner {
     registry: Registry,
     base: BaseScope,
     opts: ControllerOptions,
+    module: ModuleCtx,
     current: RwLock<Option<Arc<Loaded>>>,
     /// Loads take it for writing, incremental evaluations for reading: a reload and
-    /// an evaluation never interleave (upstream's loader-wide lock).
-    load_lock: tokio::sync::RwLock<()>,
+    /// an evaluation never interleave (upstream's loader-wide lock). A std lock, never
+    /// held across an await, because module loads happen inside (synchronous)
+    /// evaluations of the enclosing controller.
+    load_lock: RwLock<()>,
     updates: mpsc::UnboundedSender<String>,
     cancel: CancellationToken,
-    evaluations: AtomicU64,
+    evaluations: Arc<AtomicU64>,
 }
 
 impl Controller {
     /// Creates a controller and starts its update loop on the current tokio runtime.
     pub fn new(registry: Registry, base: BaseScope, opts: ControllerOptions) -> Controller {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let inner = Arc::new(Inner {
-            registry,
-            base,
-            opts,
-            current: RwLock::new(None),
-            load_lock: tokio::sync::RwLock::new(()),
-            updates: tx,
-            cancel: CancellationToken::new(),
-            evaluations: AtomicU64::new(0),
-        });
-        tokio::spawn(update_loop(
-            Arc::downgrade(&inner),
-            rx,
-            inner.cancel.clone(),
-        ));
-        Controller { inner }
+        let module_path = Value::string(opts.module_path.as_str());
+        let module = ModuleCtx {
+            prefix: String::new(),
+            depth: 0,
+            parent_defs: Mutex::new(None),
+            args: Mutex::new(None),
+            exports: None,
+            published: Mutex::new(None),
+            module_path: Mutex::new(module_path),
+        };
+        Controller {
+            inner: Inner::new(
+                registry,
+                base,
+                opts,
+                module,
+                CancellationToken::new(),
+                Arc::default(),
+            ),
+        }
     }
 
     /// Loads `files` as the whole configuration. Graph-level errors (unknown
@@ -186,25 +325,28 @@ impl Controller {
     /// untouched and come back as `Err`. Otherwise the new graph is installed and
     /// evaluated; evaluation errors are in the report.
     pub async fn load(&self, files: Vec<SourceFile>) -> Result<LoadReport, Vec<Diagnostic>> {
-        let _guard = self.inner.load_lock.write().await;
-        self.inner.load(files)
+        let units = files
+            .into_iter()
+            .map(|f| Unit {
+                file: Arc::new(f),
+                declare: None,
+            })
+            .collect();
+        self.inner.load_exclusive(units)
     }
 
-    /// The node with this ID in the running graph.
+    /// The node with this global ID: `local.file.a` at the root, or
+    /// `custom.x/local.file.a` inside the module of `custom.x`.
     pub fn node(&self, id: &str) -> Option<Arc<Node>> {
-        let current = self.inner.current()?;
-        let index = current.graph.get(id)?;
-        Some(current.graph.node(index).clone())
+        self.inner.node(id)
     }
 
-    /// Every node of the running graph, in dependency order.
+    /// The root configuration's nodes, in dependency order.
     pub fn nodes(&self) -> Vec<Arc<Node>> {
-        self.inner.current().map_or_else(Vec::new, |c| {
-            c.order.iter().map(|&i| c.graph.node(i).clone()).collect()
-        })
+        self.inner.nodes()
     }
 
-    /// How many component evaluations have run (for tests and metrics).
+    /// How many evaluations have run, modules included (for tests and metrics).
     pub fn evaluations(&self) -> u64 {
         self.inner.evaluations.load(Ordering::Relaxed)
     }
@@ -224,10 +366,15 @@ impl Drop for Inner {
 /// A block classified for the graph, before anything runs.
 struct Planned<'f> {
     id: String,
-    reg: Registration,
+    name: String,
+    label: Option<String>,
+    kind: Kind,
     file: &'f Arc<SourceFile>,
     block: &'f Block,
 }
+
+/// A sound plan (graph, definitions, warnings), or every error found.
+type PlanResult<'f> = Result<(Graph<Planned<'f>>, Arc<Defs>, Vec<Diagnostic>), Vec<Diagnostic>>;
 
 impl GraphNode for Planned<'_> {
     fn id(&self) -> &str {
@@ -236,6 +383,55 @@ impl GraphNode for Planned<'_> {
 }
 
 impl Inner {
+    fn new(
+        registry: Registry,
+        base: BaseScope,
+        opts: ControllerOptions,
+        module: ModuleCtx,
+        cancel: CancellationToken,
+        evaluations: Arc<AtomicU64>,
+    ) -> Arc<Inner> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            registry,
+            base,
+            opts,
+            module,
+            current: RwLock::new(None),
+            load_lock: RwLock::new(()),
+            updates: tx,
+            cancel,
+            evaluations,
+        });
+        tokio::spawn(update_loop(
+            Arc::downgrade(&inner),
+            rx,
+            inner.cancel.clone(),
+        ));
+        inner
+    }
+
+    /// A controller for the module run by `node`.
+    fn nested(&self, node: &Arc<Node>, exports: ExportsSink) -> Arc<Inner> {
+        let module = ModuleCtx {
+            prefix: node.global_id.clone(),
+            depth: self.module.depth + 1,
+            parent_defs: Mutex::new(None),
+            args: Mutex::new(Some(BTreeMap::new())),
+            exports: Some(exports),
+            published: Mutex::new(None),
+            module_path: Mutex::new(Value::Null),
+        };
+        Inner::new(
+            self.registry.clone(),
+            self.base.clone(),
+            self.opts.clone(),
+            module,
+            self.cancel.child_token(),
+            self.evaluations.clone(),
+        )
+    }
+
     fn current(&self) -> Option<Arc<Loaded>> {
         self.current
             .read()
@@ -243,13 +439,53 @@ impl Inner {
             .clone()
     }
 
-    fn load(self: &Arc<Self>, files: Vec<SourceFile>) -> Result<LoadReport, Vec<Diagnostic>> {
-        let files: Vec<Arc<SourceFile>> = files.into_iter().map(Arc::new).collect();
-        let (plan, warnings) = self.plan(&files)?;
+    fn nodes(&self) -> Vec<Arc<Node>> {
+        self.current().map_or_else(Vec::new, |c| {
+            c.order.iter().map(|&i| c.graph.node(i).clone()).collect()
+        })
+    }
 
-        // The plan is sound: install it, reusing nodes whose ID and component kind
-        // are unchanged.
+    fn node(&self, id: &str) -> Option<Arc<Node>> {
+        let (first, rest) = match id.split_once('/') {
+            Some((first, rest)) => (first, Some(rest)),
+            None => (id, None),
+        };
+        let current = self.current()?;
+        let node = current.graph.node(current.graph.get(first)?).clone();
+        match rest {
+            None => Some(node),
+            Some(rest) => {
+                let nested = node.lock_state().nested.clone()?;
+                nested.node(rest)
+            }
+        }
+    }
+
+    fn global_id(&self, local: &str) -> String {
+        if self.module.prefix.is_empty() {
+            local.to_string()
+        } else {
+            format!("{}/{local}", self.module.prefix)
+        }
+    }
+
+    fn scope(&self) -> ModuleScope<&(dyn Scope + Send + Sync)> {
+        ModuleScope {
+            module_path: self.module.module_path(),
+            base: &*self.base,
+        }
+    }
+
+    fn load_exclusive(self: &Arc<Self>, units: Vec<Unit>) -> Result<LoadReport, Vec<Diagnostic>> {
+        let _guard = self.load_lock.write().unwrap_or_else(|e| e.into_inner());
+        self.load(units)
+    }
+
+    fn load(self: &Arc<Self>, units: Vec<Unit>) -> Result<LoadReport, Vec<Diagnostic>> {
         let old = self.current();
+        let (plan, defs, warnings) = self.plan(&units, old.as_deref())?;
+
+        // The plan is sound: install it, reusing nodes whose ID and kind are unchanged.
         let mut report = LoadReport {
             warnings,
             ..LoadReport::default()
@@ -259,7 +495,7 @@ impl Inner {
             let reused = old
                 .as_ref()
                 .and_then(|o| o.graph.get(&planned.id).map(|i| o.graph.node(i).clone()))
-                .filter(|n| n.reg.name == planned.reg.name);
+                .filter(|n| n.name == planned.name && n.kind.same_as(&planned.kind));
             let node = match reused {
                 Some(node) => {
                     *node.source.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -269,7 +505,10 @@ impl Inner {
                 }
                 None => Arc::new(Node {
                     id: planned.id.clone(),
-                    reg: planned.reg.clone(),
+                    global_id: self.global_id(&planned.id),
+                    name: planned.name.clone(),
+                    label: planned.label.clone(),
+                    kind: planned.kind.clone(),
                     source: Mutex::new((planned.file.clone(), planned.block.clone())),
                     state: Mutex::new(NodeState {
                         component: None,
@@ -279,6 +518,9 @@ impl Inner {
                         run: None,
                         version: 0,
                         seen: HashMap::new(),
+                        nested: None,
+                        content: None,
+                        applied: None,
                     }),
                     sched: Mutex::new(Sched::default()),
                 }),
@@ -293,7 +535,7 @@ impl Inner {
             }
         }
         let order = graph.dependency_order().unwrap_or_default();
-        let loaded = Arc::new(Loaded { graph, order });
+        let loaded = Arc::new(Loaded { graph, order, defs });
 
         // Stop what is gone before starting anything new (dependants first upstream;
         // a cancelled token stops a component whatever its position).
@@ -305,8 +547,12 @@ impl Inner {
                     .get(&node.id)
                     .is_some_and(|j| Arc::ptr_eq(loaded.graph.node(j), node));
                 if !kept {
-                    if let Some(token) = node.lock_state().run.take() {
+                    let mut state = node.lock_state();
+                    if let Some(token) = state.run.take() {
                         token.cancel();
+                    }
+                    if let Some(nested) = state.nested.take() {
+                        nested.cancel.cancel();
                     }
                     report.stopped.push(node.id.clone());
                 }
@@ -315,10 +561,11 @@ impl Inner {
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(loaded.clone());
 
         for &i in &loaded.order {
-            if let Err(diag) = self.evaluate(&loaded, i) {
-                report.errors.push(diag);
+            if let Err(diags) = self.evaluate(&loaded, i, true) {
+                report.errors.extend(diags);
             }
         }
+        self.publish_module_exports(&loaded);
         // Start components that are not running yet, dependencies first.
         for &i in &loaded.order {
             let node = loaded.graph.node(i).clone();
@@ -331,17 +578,18 @@ impl Inner {
     }
 
     /// Classifies blocks, checks IDs, references and cycles. Nothing is built.
-    fn plan<'f>(
-        &self,
-        files: &'f [Arc<SourceFile>],
-    ) -> Result<(Graph<Planned<'f>>, Vec<Diagnostic>), Vec<Diagnostic>> {
+    fn plan<'f>(&self, units: &'f [Unit], old: Option<&Loaded>) -> PlanResult<'f> {
+        let root = self.module.is_root();
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
-        let mut graph: Graph<Planned> = Graph::new();
-        let mut first_seen: HashMap<String, (Arc<str>, Span)> = HashMap::new();
-        for file in files {
-            let src = &file.text;
-            for stmt in &file.file.body {
+
+        // Every block with its ID, duplicates refused.
+        let mut blocks: Vec<(&'f Arc<SourceFile>, &'f Block, String, String)> = Vec::new();
+        let mut first_seen: HashMap<String, (&'f Arc<SourceFile>, Span)> = HashMap::new();
+        for unit in units {
+            let file = &unit.file;
+            let src = file.text.as_str();
+            for stmt in unit.body() {
                 let block = match stmt {
                     Stmt::Attribute(attr) => {
                         errors.push(Diagnostic::error(
@@ -352,117 +600,286 @@ impl Inner {
                         ));
                         continue;
                     }
-                    Stmt::Block(block) => block,
+                    Stmt::Block(block) => &**block,
                 };
                 let name = block.name_text(src);
                 let name_span = block.name_span();
-                let label = block.label(src);
-                let id = match label {
+                let id = match block.label(src) {
                     Some(label) => format!("{name}.{label}"),
                     None => name.clone(),
                 };
-                let id_span = Span::new(name_span.start, name_span.start + id.len() as u32);
                 if let Some((first_file, first_span)) = first_seen.get(&id) {
-                    let first = files
-                        .iter()
-                        .find(|f| Arc::ptr_eq(&f.name, first_file))
-                        .map(|f| {
-                            let (line, col) = alloy_syntax::diag::LineIndex::new(&f.text)
-                                .line_col(first_span.start);
-                            format!("{first_file}:{line}:{col}")
-                        })
-                        .unwrap_or_default();
                     errors.push(Diagnostic::error(
                         CODE_GRAPH,
                         &file.name,
-                        id_span,
-                        format!("block {id} already declared at {first}"),
+                        Span::new(name_span.start, name_span.start + id.len() as u32),
+                        format!(
+                            "block {id} already declared at {}",
+                            first_file.position(first_span.start)
+                        ),
                     ));
                     continue;
                 }
-                first_seen.insert(id.clone(), (file.name.clone(), name_span));
-                // Config blocks, declares and services arrive with the module system; until
-                // then a load that uses one fails loudly rather than ignoring it.
-                if name == "declare"
-                    || crate::validate::CONFIG_BLOCKS.contains(&name.as_str())
-                    || crate::validate::SERVICES.contains(&id.as_str())
-                {
-                    errors.push(Diagnostic::error(
-                        CODE_GRAPH,
-                        &file.name,
-                        name_span,
-                        format!("{name} blocks are not supported by ferroalloy yet"),
-                    ));
-                    continue;
-                }
-                let Some(reg) = self.registry.get(&name) else {
-                    errors.push(Diagnostic::error(
-                        CODE_GRAPH,
-                        &file.name,
-                        name_span,
-                        format!("cannot find the definition of component name {name:?}"),
-                    ));
-                    continue;
-                };
-                if label.is_none() {
-                    errors.push(Diagnostic::error(
-                        CODE_GRAPH,
-                        &file.name,
-                        name_span,
-                        format!("component {name:?} must have a label"),
-                    ));
-                    continue;
-                }
-                if let Err(message) = reg
-                    .stability
-                    .check_allowed(self.opts.min_stability, &format!("component {name:?}"))
-                {
-                    errors.push(Diagnostic::error(
-                        CODE_GRAPH, &file.name, name_span, message,
-                    ));
-                    continue;
-                }
-                check_body(
-                    &file.name,
-                    src,
-                    Some(block),
-                    &block.body,
-                    reg.schema,
-                    &mut errors,
-                );
-                let _ = graph.add(Planned {
-                    id,
-                    reg: reg.clone(),
-                    file,
-                    block,
-                });
+                first_seen.insert(id.clone(), (file, name_span));
+                blocks.push((file, block, name, id));
             }
         }
 
-        // References: the longest node prefix, else a name in the base scope.
+        // Definitions first: a custom component may be used above its declare.
+        let mut defs = Defs {
+            parent: self
+                .module
+                .parent_defs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            ..Defs::default()
+        };
+        let mut slots: HashMap<String, Arc<ImportSlot>> = HashMap::new();
+        for (file, block, name, id) in &blocks {
+            let src = file.text.as_str();
+            let Some(label) = block.label(src) else {
+                continue;
+            };
+            if name == "declare" {
+                defs.declares.insert(
+                    label.to_string(),
+                    Arc::new(DeclareDef {
+                        file: (*file).clone(),
+                        block: (*block).clone(),
+                        module_path: self.module.module_path(),
+                    }),
+                );
+            } else if name.starts_with("import.") && !has_arguments_block(block, src) {
+                // A reloaded import keeps its slot, so instances keep resolving while
+                // the new import evaluates.
+                let slot = old
+                    .and_then(|o| o.graph.get(id).map(|i| o.graph.node(i).clone()))
+                    .and_then(|n| match &n.kind {
+                        Kind::Import { slot, .. } => Some(slot.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                defs.imports.insert(label.to_string(), slot.clone());
+                slots.insert(id.clone(), slot);
+            }
+        }
+        let defs = Arc::new(defs);
+
+        let mut graph: Graph<Planned> = Graph::new();
+        for (file, block, name, id) in blocks {
+            let src = file.text.as_str();
+            let name_span = block.name_span();
+            let label = block.label(src).map(str::to_string);
+            let here =
+                |message: String| Diagnostic::error(CODE_GRAPH, &file.name, name_span, message);
+            let kind = match name.as_str() {
+                "declare" => {
+                    match label.as_deref() {
+                        None => errors.push(here("declare block must have a label".into())),
+                        Some("declare") => {
+                            errors.push(here("declare block cannot be named declare".into()))
+                        }
+                        Some(_) => {}
+                    }
+                    Kind::Declare
+                }
+                "argument" | "export" | "output" => {
+                    if root {
+                        errors.push(Diagnostic::error(
+                            CODE_GRAPH,
+                            &file.name,
+                            block.span(),
+                            format!("{name} blocks only allowed inside a module"),
+                        ));
+                        continue;
+                    }
+                    if label.is_none() {
+                        errors.push(here(format!("{name} block must have a label")));
+                        continue;
+                    }
+                    if name == "output" {
+                        warnings.push(Diagnostic::warning(
+                            CODE_GRAPH,
+                            &file.name,
+                            name_span,
+                            "output blocks are deprecated and treated as export blocks; rename them to export",
+                        ));
+                    }
+                    let schema = if name == "argument" {
+                        &crate::validate::ARGUMENT
+                    } else {
+                        &crate::validate::EXPORT
+                    };
+                    check_body(
+                        &file.name,
+                        src,
+                        Some(block),
+                        &block.body,
+                        schema,
+                        &mut errors,
+                    );
+                    if name == "argument" {
+                        Kind::Argument
+                    } else {
+                        Kind::Export
+                    }
+                }
+                "logging" | "tracing" | "foreach" | "import.git" => {
+                    if !root && name != "foreach" && name != "import.git" {
+                        errors.push(here(format!("{id} not allowed in module")));
+                    } else {
+                        // These arrive with later work; refusing is better than
+                        // silently ignoring configuration.
+                        errors.push(here(format!(
+                            "{name} blocks are not supported by ferroalloy yet"
+                        )));
+                    }
+                    continue;
+                }
+                _ if crate::validate::SERVICES.contains(&id.as_str()) => {
+                    if root {
+                        errors.push(here(format!(
+                            "{name} blocks are not supported by ferroalloy yet"
+                        )));
+                    } else {
+                        errors.push(here(format!("{id} not allowed in module")));
+                    }
+                    continue;
+                }
+                _ if name.starts_with("import.") || name.starts_with("module.") => {
+                    let Some(source) = self.registry.source(&name) else {
+                        errors.push(here(format!(
+                            "cannot find the definition of component name {name:?}"
+                        )));
+                        continue;
+                    };
+                    if label.is_none() {
+                        errors.push(here(format!("{name} block must have a label")));
+                        continue;
+                    }
+                    let classic = name.starts_with("module.") || has_arguments_block(block, src);
+                    if classic && name.starts_with("import.") {
+                        warnings.push(Diagnostic::warning(
+                            CODE_GRAPH,
+                            &file.name,
+                            name_span,
+                            format!("{name} with an arguments block runs the fetched content as a classic module; this form is deprecated, use declare blocks and custom components instead"),
+                        ));
+                    }
+                    let body: Vec<Stmt> = block
+                        .body
+                        .iter()
+                        .filter(|s| !is_arguments_block(s, src))
+                        .cloned()
+                        .collect();
+                    check_body(
+                        &file.name,
+                        src,
+                        Some(block),
+                        &body,
+                        source.schema,
+                        &mut errors,
+                    );
+                    if classic {
+                        Kind::Classic {
+                            source: source.clone(),
+                        }
+                    } else {
+                        Kind::Import {
+                            source: source.clone(),
+                            slot: slots.get(&id).cloned().unwrap_or_default(),
+                        }
+                    }
+                }
+                _ => {
+                    if let Some(reg) = self.registry.get(&name) {
+                        if label.is_none() {
+                            errors.push(here(format!("component {name:?} must have a label")));
+                            continue;
+                        }
+                        if let Err(message) = reg
+                            .stability
+                            .check_allowed(self.opts.min_stability, &format!("component {name:?}"))
+                        {
+                            errors.push(here(message));
+                            continue;
+                        }
+                        check_body(
+                            &file.name,
+                            src,
+                            Some(block),
+                            &block.body,
+                            reg.schema,
+                            &mut errors,
+                        );
+                        Kind::Builtin(reg.clone())
+                    } else if defs.knows(&name) {
+                        if label.is_none() {
+                            errors.push(here(format!("component {name:?} must have a label")));
+                            continue;
+                        }
+                        Kind::Instance
+                    } else {
+                        errors.push(here(format!(
+                            "cannot find the definition of component name {name:?}"
+                        )));
+                        continue;
+                    }
+                }
+            };
+            let _ = graph.add(Planned {
+                id,
+                name,
+                label,
+                kind,
+                file,
+                block,
+            });
+        }
+
+        // References: the longest node prefix, else a name in the module's scope.
+        let scope = self.scope();
         let indices: Vec<NodeIndex> = graph.indices().collect();
         for &i in &indices {
             let planned = graph.node(i);
             let (file, src) = (planned.file, planned.file.text.as_str());
-            let mut traversals: Vec<Traversal> = Vec::new();
-            body_traversals(&planned.block.body, &mut traversals);
             let mut deps = Vec::new();
-            for t in &traversals {
-                if let Some(resolved) = graph.resolve(t, src) {
-                    deps.push(resolved.node);
-                    continue;
+            if matches!(planned.kind, Kind::Declare) {
+                // A declare depends on the local declares and imports its body uses,
+                // so a recursive declare is a cycle and its instances follow changes.
+                for stmt in &planned.block.body {
+                    if let Stmt::Block(inner) = stmt {
+                        if let Some(d) = local_definition(&graph, &inner.name_text(src)) {
+                            deps.push(d);
+                        }
+                    }
                 }
-                let first = t.parts[0].text(src);
-                if self.base.lookup(first).is_none() {
-                    errors.push(Diagnostic::error(
-                        CODE_GRAPH,
-                        &file.name,
-                        t.span(),
-                        format!(
-                            "component {:?} does not exist or is out of scope",
-                            t.prefix(src, t.parts.len())
-                        ),
-                    ));
+            } else {
+                let mut traversals: Vec<Traversal> = Vec::new();
+                body_traversals(&planned.block.body, &mut traversals);
+                for t in &traversals {
+                    if let Some(resolved) = graph.resolve(t, src) {
+                        deps.push(resolved.node);
+                        continue;
+                    }
+                    let first = t.parts[0].text(src);
+                    if scope.lookup(first).is_none() {
+                        errors.push(Diagnostic::error(
+                            CODE_GRAPH,
+                            &file.name,
+                            t.span(),
+                            format!(
+                                "component {:?} does not exist or is out of scope",
+                                t.prefix(src, t.parts.len())
+                            ),
+                        ));
+                    }
+                }
+                if matches!(planned.kind, Kind::Instance) {
+                    if let Some(d) = local_definition(&graph, &planned.name) {
+                        deps.push(d);
+                    }
                 }
             }
             for d in deps {
@@ -493,16 +910,22 @@ impl Inner {
             ));
         }
         if errors.is_empty() {
-            Ok((graph, std::mem::take(&mut warnings)))
+            Ok((graph, defs, warnings))
         } else {
             errors.extend(warnings);
             Err(errors)
         }
     }
 
-    /// Evaluates one node against the current exports of what it references: builds
-    /// the component the first time, updates it afterwards when the arguments changed.
-    fn evaluate(self: &Arc<Self>, loaded: &Loaded, index: NodeIndex) -> Result<(), Diagnostic> {
+    /// Evaluates one node against the current exports of what it references.
+    /// `loading` is set during a full load, which publishes module exports once at
+    /// the end instead of after every export block.
+    fn evaluate(
+        self: &Arc<Self>,
+        loaded: &Loaded,
+        index: NodeIndex,
+        loading: bool,
+    ) -> Result<(), Vec<Diagnostic>> {
         self.evaluations.fetch_add(1, Ordering::Relaxed);
         let node = loaded.graph.node(index).clone();
         let (file, block) = node.source();
@@ -517,45 +940,417 @@ impl Inner {
             exports.insert(&dep.id, value);
             seen.insert(dep.id.clone(), version);
         }
-        let scope = Layered(exports, &*self.base);
-        let result = eval_body_value(&block.body, &file.text, &scope)
-            .map_err(|e| e.to_diagnostic(&file.name))
-            .and_then(|mut body| {
+        let scope = Layered(exports, self.scope());
+        // A declare's body is a template, evaluated only inside its instances.
+        let body = match node.kind {
+            Kind::Declare => Ok(BodyValue::default()),
+            _ => eval_body_value(&block.body, &file.text, &scope),
+        };
+        let body = body
+            .map_err(|e| vec![e.to_diagnostic(&file.name)])
+            .map(|mut body| {
                 body.span = block.span();
-                let decoder = Decoder::new(&file.name, &body);
-                let existing = node.lock_state().component.clone();
-                match existing {
-                    Some(component) => component.update(&decoder).map(|_| ()),
-                    None => {
-                        let opts = Options {
-                            id: node.id.clone(),
-                            data_path: self.opts.storage_path.join(&node.id),
-                            exports: exports_sink(&node, self.updates.clone()),
-                        };
-                        let built = (node.reg.build)(opts, &decoder).map_err(|e| match e {
-                            BuildError::Decode(d) => d,
-                            BuildError::Build(message) => Diagnostic::error(
-                                CODE_EVAL,
-                                &file.name,
-                                block.name_span(),
-                                format!("Failed to build component: {message}"),
-                            ),
-                        })?;
-                        node.lock_state().component = Some(built);
-                        Ok(())
-                    }
-                }
+                body
             });
+        let result = body.and_then(|body| {
+            let at = |message: String| {
+                vec![Diagnostic::error(
+                    CODE_EVAL,
+                    &file.name,
+                    block.name_span(),
+                    message,
+                )]
+            };
+            match &node.kind {
+                Kind::Builtin(reg) => {
+                    let sink = exports_sink(&node, self.updates.clone());
+                    self.build_or_update(&node, reg, &file, &block, &body, sink)
+                        .map_err(|d| vec![d])
+                }
+                Kind::Argument => {
+                    let value = self
+                        .argument_value(&node, &file, &body)
+                        .map_err(|d| vec![d])?;
+                    let value = Value::object(BTreeMap::from([("value".to_string(), value)]));
+                    exports_sink(&node, self.updates.clone())(value);
+                    Ok(())
+                }
+                Kind::Export => {
+                    let value: AnyValue = Decoder::new(&file.name, &body)
+                        .required("value")
+                        .map_err(|d| vec![d])?;
+                    node.lock_state().exports = value.0;
+                    if !loading {
+                        self.publish_module_exports(loaded);
+                    }
+                    Ok(())
+                }
+                Kind::Declare => {
+                    node.touch(&self.updates);
+                    Ok(())
+                }
+                Kind::Import { source, slot } => {
+                    let sink = self.content_sink(&node);
+                    self.build_or_update(&node, source, &file, &block, &body, sink)
+                        .map_err(|d| vec![d])?;
+                    self.apply_import(&node, source, slot, &body).map_err(at)
+                }
+                Kind::Classic { source } => {
+                    let (body, arguments) = split_arguments(body);
+                    let sink = self.content_sink(&node);
+                    self.build_or_update(&node, source, &file, &block, &body, sink)
+                        .map_err(|d| vec![d])?;
+                    self.apply_classic(&node, source, &file, &block, &body, arguments)
+                }
+                Kind::Instance => self.apply_instance(&node, loaded, &file, &block, body),
+            }
+        });
         let mut state = node.lock_state();
         state.seen = seen;
         state.eval_health = match &result {
             Ok(()) => Health::new(HealthState::Healthy, "component evaluated"),
             Err(d) => Health::new(
                 HealthState::Unhealthy,
-                format!("component evaluation failed: {}", d.message),
+                format!(
+                    "component evaluation failed: {}",
+                    d.first().map_or("", |d| d.message.as_str())
+                ),
             ),
         };
         result
+    }
+
+    /// Builds the node's component the first time, updates it afterwards (only
+    /// calling it when the arguments changed).
+    fn build_or_update(
+        &self,
+        node: &Arc<Node>,
+        reg: &Registration,
+        file: &Arc<SourceFile>,
+        block: &Block,
+        body: &BodyValue,
+        sink: ExportsSink,
+    ) -> Result<(), Diagnostic> {
+        let decoder = Decoder::new(&file.name, body);
+        let existing = node.lock_state().component.clone();
+        if let Some(component) = existing {
+            return component.update(&decoder).map(|_| ());
+        }
+        let opts = Options {
+            id: node.global_id.clone(),
+            data_path: self.opts.storage_path.join(&node.global_id),
+            exports: sink,
+        };
+        let built = (reg.build)(opts, &decoder).map_err(|e| match e {
+            BuildError::Decode(d) => d,
+            BuildError::Build(message) => Diagnostic::error(
+                CODE_EVAL,
+                &file.name,
+                block.name_span(),
+                format!("Failed to build component: {message}"),
+            ),
+        })?;
+        node.lock_state().component = Some(built);
+        Ok(())
+    }
+
+    /// An `argument`'s value: what the caller passed, else the default of an optional
+    /// argument (RUNTIME.md §5).
+    fn argument_value(
+        &self,
+        node: &Node,
+        file: &Arc<SourceFile>,
+        body: &BodyValue,
+    ) -> Result<Value, Diagnostic> {
+        let d = Decoder::new(&file.name, body);
+        let optional: bool = d.attr_or("optional", false)?;
+        let default: Option<AnyValue> = d.attr("default")?;
+        let label = node.label.as_deref().unwrap_or_default();
+        let passed = self
+            .module
+            .args
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(|args| args.get(label).cloned());
+        match passed {
+            Some(value) => Ok(value),
+            None if optional => Ok(default.map_or(Value::Null, |v| v.0)),
+            None => Err(d.error(
+                body.span,
+                format!("missing required argument {label:?} to module"),
+            )),
+        }
+    }
+
+    /// Receives an import source's exports: keeps the newest content and queues the
+    /// import for evaluation when it changed.
+    fn content_sink(self: &Arc<Self>, node: &Arc<Node>) -> ExportsSink {
+        let inner = Arc::downgrade(self);
+        let weak = Arc::downgrade(node);
+        Arc::new(move |value: Value| {
+            let (Some(node), Some(text)) = (weak.upgrade(), content_text(&value)) else {
+                return;
+            };
+            let changed = {
+                let mut state = node.lock_state();
+                let changed = state.content.as_deref() != Some(text.as_str());
+                state.content = Some(text);
+                changed
+            };
+            if let (true, Some(inner)) = (changed, inner.upgrade()) {
+                inner.submit(node);
+            }
+        })
+    }
+
+    /// Where an import's content came from, for diagnostics and `module_path`.
+    fn location(&self, node: &Node, body: &BodyValue) -> (String, Value) {
+        for name in ["url", "filename"] {
+            if let Some(v) = body
+                .attrs
+                .iter()
+                .find(|a| a.name == name)
+                .and_then(|a| a.value.as_str())
+            {
+                return (v.to_string(), Value::string(module_path_of(v)));
+            }
+        }
+        (node.global_id.clone(), self.module.module_path())
+    }
+
+    /// Takes an import's newest content: valid content replaces the namespace's
+    /// declares (and is kept on disk); invalid content leaves the last good module in
+    /// place and fails the evaluation, so the import reports why.
+    fn apply_import(
+        &self,
+        node: &Arc<Node>,
+        source: &Registration,
+        slot: &ImportSlot,
+        body: &BodyValue,
+    ) -> Result<(), String> {
+        let (content, applied) = {
+            let state = node.lock_state();
+            (state.content.clone(), state.applied.clone())
+        };
+        let Some(text) = content else {
+            return Err(format!("{} has not produced any content", node.id));
+        };
+        if applied.as_ref().is_some_and(|(t, _)| *t == text) && slot.get().is_some() {
+            return Ok(());
+        }
+        let (location, module_path) = self.location(node, body);
+        let file = parse_module(&location, &text).map_err(|diags| invalid(&location, &diags))?;
+        let defs = imported_defs(&file, &module_path)
+            .map_err(|e| format!("imported content from {location} is invalid: {e}"))?;
+        slot.set(Arc::new(defs));
+        node.lock_state().applied = Some((text.clone(), Value::Null));
+        self.keep_last_good(node, source, &text);
+        node.touch(&self.updates);
+        Ok(())
+    }
+
+    /// Runs a classic module: the fetched content is a whole configuration, loaded
+    /// into the node's nested controller with the `arguments` block's values.
+    fn apply_classic(
+        self: &Arc<Self>,
+        node: &Arc<Node>,
+        source: &Registration,
+        file: &Arc<SourceFile>,
+        block: &Block,
+        body: &BodyValue,
+        arguments: Option<BodyValue>,
+    ) -> Result<(), Vec<Diagnostic>> {
+        let at = |message: String| {
+            vec![Diagnostic::error(
+                CODE_EVAL,
+                &file.name,
+                block.name_span(),
+                message,
+            )]
+        };
+        let (content, applied) = {
+            let state = node.lock_state();
+            (state.content.clone(), state.applied.clone())
+        };
+        let Some(text) = content else {
+            return Err(at(format!("{} has not produced any content", node.id)));
+        };
+        let args = arguments.unwrap_or_default();
+        let args_value = args.to_object();
+        if applied
+            .as_ref()
+            .is_some_and(|(t, a)| *t == text && values_identical(a, &args_value))
+        {
+            return Ok(());
+        }
+        let (location, module_path) = self.location(node, body);
+        let module = parse_module(&location, &text).map_err(|d| at(invalid(&location, &d)))?;
+        check_arguments(file, &args, &module.file.body, &module.text)?;
+        let nested = self.module_of(node, |value| {
+            Value::object(BTreeMap::from([("exports".to_string(), value)]))
+        });
+        *nested
+            .module
+            .module_path
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = module_path;
+        let unit = Unit {
+            file: module,
+            declare: None,
+        };
+        self.run_module(&nested, unit, &args)?;
+        node.lock_state().applied = Some((text.clone(), args_value));
+        self.keep_last_good(node, source, &text);
+        Ok(())
+    }
+
+    /// (Re)applies a custom component: its declare's body, loaded into the node's
+    /// nested controller with the instance's attributes as arguments.
+    fn apply_instance(
+        self: &Arc<Self>,
+        node: &Arc<Node>,
+        loaded: &Loaded,
+        file: &Arc<SourceFile>,
+        block: &Block,
+        body: BodyValue,
+    ) -> Result<(), Vec<Diagnostic>> {
+        let at = |message: String| {
+            vec![Diagnostic::error(
+                CODE_EVAL,
+                &file.name,
+                block.name_span(),
+                message,
+            )]
+        };
+        if let Some(inner) = body.blocks.first() {
+            return Err(vec![Diagnostic::error(
+                CODE_EVAL,
+                &file.name,
+                inner.body.span,
+                format!("unrecognized block name {:?}", inner.name),
+            )]);
+        }
+        let (def, defs) = match loaded.defs.lookup(&node.name) {
+            Lookup::Found(def, defs) => (def, defs),
+            Lookup::NotLoaded(ns) => return Err(at(format!("module {ns:?} has not been loaded"))),
+            Lookup::Missing { namespace, name } => {
+                return Err(at(format!(
+                    "cannot find the definition of component name {:?}: module {namespace:?} has no declare {name:?}",
+                    node.name
+                )))
+            }
+            Lookup::NotFound => {
+                return Err(at(format!(
+                    "cannot find the definition of component name {:?}",
+                    node.name
+                )))
+            }
+        };
+        check_arguments(file, &body, &def.block.body, &def.file.text)?;
+        let nested = self.module_of(node, |value| value);
+        *nested
+            .module
+            .parent_defs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(defs);
+        *nested
+            .module
+            .module_path
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = def.module_path.clone();
+        let unit = Unit {
+            file: def.file.clone(),
+            declare: Some(def),
+        };
+        self.run_module(&nested, unit, &body)
+    }
+
+    /// The node's nested controller, created on first use; `wrap` turns the module's
+    /// export map into the node's exports.
+    fn module_of(self: &Arc<Self>, node: &Arc<Node>, wrap: fn(Value) -> Value) -> Arc<Inner> {
+        if let Some(nested) = node.lock_state().nested.clone() {
+            return nested;
+        }
+        let sink = exports_sink(node, self.updates.clone());
+        let nested = self.nested(node, Arc::new(move |value| sink(wrap(value))));
+        node.lock_state().nested = Some(nested.clone());
+        nested
+    }
+
+    /// Loads `unit` into a module controller with `args` as its argument values.
+    fn run_module(
+        &self,
+        nested: &Arc<Inner>,
+        unit: Unit,
+        args: &BodyValue,
+    ) -> Result<(), Vec<Diagnostic>> {
+        if nested.module.depth > MAX_MODULE_DEPTH {
+            return Err(vec![Diagnostic::error(
+                CODE_EVAL,
+                &unit.file.name,
+                Span::default(),
+                format!("modules nest deeper than {MAX_MODULE_DEPTH} levels; is a declare instantiating itself?"),
+            )]);
+        }
+        let values: BTreeMap<String, Value> = args
+            .attrs
+            .iter()
+            .map(|a| (a.name.clone(), a.value.clone()))
+            .collect();
+        let _guard = nested.load_lock.write().unwrap_or_else(|e| e.into_inner());
+        *nested.module.args.lock().unwrap_or_else(|e| e.into_inner()) = Some(values);
+        let report = nested.load(vec![unit])?;
+        for warning in &report.warnings {
+            tracing::warn!(module = %nested.module.prefix, "{}", warning.message);
+        }
+        if report.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(report.errors)
+        }
+    }
+
+    /// Keeps accepted content of fetched modules on disk (RUNTIME.md §11 as amended
+    /// by issue 4), so a restart while the server is down runs the last good module.
+    fn keep_last_good(&self, node: &Node, source: &Registration, text: &str) {
+        if !source.name.ends_with(".http") {
+            return;
+        }
+        let dir = self.opts.storage_path.join(&node.global_id);
+        if let Err(err) = persist_last_good(&dir, text) {
+            tracing::warn!(node = %node.global_id, %err, "could not keep the last good module on disk");
+        }
+    }
+
+    /// Publishes the module's export map if it changed since last published.
+    fn publish_module_exports(&self, loaded: &Loaded) {
+        let Some(sink) = &self.module.exports else {
+            return;
+        };
+        let mut map = BTreeMap::new();
+        for &i in &loaded.order {
+            let node = loaded.graph.node(i);
+            if let (Kind::Export, Some(label)) = (&node.kind, &node.label) {
+                map.insert(label.clone(), node.exports());
+            }
+        }
+        let value = Value::object(map);
+        {
+            let mut published = self
+                .module
+                .published
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if published
+                .as_ref()
+                .is_some_and(|p| values_identical(p, &value))
+            {
+                return;
+            }
+            *published = Some(value.clone());
+        }
+        sink(value);
     }
 
     /// Starts the node's run task if it has a component and no task yet.
@@ -599,19 +1394,29 @@ impl Inner {
         let inner = self.clone();
         tokio::spawn(async move {
             loop {
-                let guard = inner.load_lock.read().await;
-                if let Some(loaded) = inner.current() {
-                    if let Some(index) = loaded.graph.get(&node.id) {
-                        // The node may have been replaced by a reload; evaluate only
-                        // the one that is installed.
-                        if Arc::ptr_eq(loaded.graph.node(index), &node) {
-                            if let Err(d) = inner.evaluate(&loaded, index) {
-                                tracing::warn!(node = %node.id, err = %d.message, "failed to evaluate component");
-                            }
+                let inner2 = inner.clone();
+                let node2 = node.clone();
+                // Evaluations may fetch or load modules; run them where blocking is
+                // allowed.
+                let _ = tokio::task::spawn_blocking(move || {
+                    let _guard = inner2.load_lock.read().unwrap_or_else(|e| e.into_inner());
+                    let Some(loaded) = inner2.current() else {
+                        return;
+                    };
+                    let Some(index) = loaded.graph.get(&node2.id) else {
+                        return;
+                    };
+                    // The node may have been replaced by a reload; evaluate only the
+                    // one that is installed.
+                    if Arc::ptr_eq(loaded.graph.node(index), &node2) {
+                        if let Err(d) = inner2.evaluate(&loaded, index, false) {
+                            let message = d.first().map_or("", |d| d.message.as_str());
+                            tracing::warn!(node = %node2.global_id, err = %message, "failed to evaluate component");
                         }
+                        inner2.start(&node2);
                     }
-                }
-                drop(guard);
+                })
+                .await;
                 let mut sched = node.sched.lock().unwrap_or_else(|e| e.into_inner());
                 if sched.pending {
                     sched.pending = false;
@@ -622,6 +1427,77 @@ impl Inner {
             }
         });
     }
+}
+
+/// The local declare or import node that defines custom component `name`.
+fn local_definition(graph: &Graph<Planned>, name: &str) -> Option<NodeIndex> {
+    if let Some((ns, _)) = name.split_once('.') {
+        for i in graph.indices() {
+            let p = graph.node(i);
+            if matches!(p.kind, Kind::Import { .. }) && p.label.as_deref() == Some(ns) {
+                return Some(i);
+            }
+        }
+    }
+    graph.get(&format!("declare.{name}"))
+}
+
+fn is_arguments_block(stmt: &Stmt, src: &str) -> bool {
+    matches!(stmt, Stmt::Block(b) if b.name_text(src) == "arguments")
+}
+
+fn has_arguments_block(block: &Block, src: &str) -> bool {
+    block.body.iter().any(|s| is_arguments_block(s, src))
+}
+
+/// Separates a classic module's `arguments` block from the source's own arguments.
+fn split_arguments(mut body: BodyValue) -> (BodyValue, Option<BodyValue>) {
+    let position = body.blocks.iter().position(|b| b.name == "arguments");
+    let arguments = position.map(|i| body.blocks.remove(i).body);
+    (body, arguments)
+}
+
+/// Refuses arguments the module does not declare, pointing at the caller's attribute.
+fn check_arguments(
+    file: &Arc<SourceFile>,
+    args: &BodyValue,
+    module_body: &Body,
+    module_src: &str,
+) -> Result<(), Vec<Diagnostic>> {
+    let declared: BTreeSet<&str> = module_body
+        .iter()
+        .filter_map(|s| match s {
+            Stmt::Block(b) if b.name_text(module_src) == "argument" => b.label(module_src),
+            _ => None,
+        })
+        .collect();
+    let unknown: Vec<Diagnostic> = args
+        .attrs
+        .iter()
+        .filter(|a| !declared.contains(a.name.as_str()))
+        .map(|a| {
+            Diagnostic::error(
+                CODE_EVAL,
+                &file.name,
+                a.span,
+                format!(
+                    "Provided argument {:?} is not defined in the module",
+                    a.name
+                ),
+            )
+        })
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(unknown)
+    }
+}
+
+/// The message for fetched content that does not parse.
+fn invalid(location: &str, diags: &[Diagnostic]) -> String {
+    let first = diags.first().map_or("", |d| d.message.as_str());
+    format!("imported content from {location} is invalid: {first}")
 }
 
 /// The exports callback handed to a component: stores changed exports and queues the

@@ -11,6 +11,7 @@ pub mod decode;
 pub mod duration;
 pub mod evaluate;
 pub mod graph;
+pub mod module;
 pub mod refs;
 pub mod schema;
 pub mod source;

@@ -76,7 +76,7 @@ pub enum LabelRule {
 }
 
 /// One attribute a body may set.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct Attr {
     pub name: &'static str,
     pub ty: Ty,
@@ -84,7 +84,7 @@ pub struct Attr {
 }
 
 /// One kind of nested block a body may contain.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct BlockSpec {
     /// Full block name; may contain dots (`basic_auth`, `child.block`).
     pub name: &'static str,
@@ -344,13 +344,96 @@ fn target_of(ty: Ty) -> Option<Target> {
     })
 }
 
-/// The shared HTTP client settings (COMPONENTS.md conventions), as a `client` block.
-pub static HTTP_CLIENT_BLOCKS: &[BlockSpec] = &[BlockSpec {
+/// A classic module's `arguments` block: each attribute is one module argument.
+pub const ARGUMENTS_BLOCK: BlockSpec = BlockSpec {
+    name: "arguments",
+    schema: &Schema {
+        label: LabelRule::Forbidden,
+        attrs: &[],
+        blocks: &[],
+        free_form: true,
+    },
+    required: false,
+    repeat: Repeat::Once,
+};
+
+const CLIENT_BLOCK: BlockSpec = BlockSpec {
     name: "client",
     schema: &HTTP_CLIENT,
     required: false,
     repeat: Repeat::Once,
-}];
+};
+
+// Module sources (COMPONENTS.md §1.1–1.3, §1.8). Every one accepts an `arguments`
+// block: with it, the fetched content runs as a classic module (issue 4).
+
+const FILE_ATTRS: [Attr; 3] = [
+    attr!("filename", Ty::String, required),
+    attr!("detector", Ty::String),
+    attr!("poll_frequency", Ty::Duration),
+];
+
+const HTTP_ATTRS: [Attr; 6] = [
+    attr!("url", Ty::String, required),
+    attr!("method", Ty::String),
+    attr!("headers", Ty::Map(&Ty::String)),
+    attr!("body", Ty::String),
+    attr!("poll_frequency", Ty::Duration),
+    attr!("poll_timeout", Ty::Duration),
+];
+
+pub static IMPORT_FILE: Schema = Schema {
+    label: LabelRule::Ignored,
+    attrs: &FILE_ATTRS,
+    blocks: &[ARGUMENTS_BLOCK],
+    free_form: false,
+};
+
+pub static IMPORT_STRING: Schema = Schema {
+    label: LabelRule::Ignored,
+    attrs: &[attr!("content", Ty::OptionalSecret, required)],
+    blocks: &[ARGUMENTS_BLOCK],
+    free_form: false,
+};
+
+pub static IMPORT_HTTP: Schema = Schema {
+    label: LabelRule::Ignored,
+    attrs: &HTTP_ATTRS,
+    blocks: &[CLIENT_BLOCK, ARGUMENTS_BLOCK],
+    free_form: false,
+};
+
+/// `module.file`: every `local.file` attribute.
+pub static MODULE_FILE: Schema = Schema {
+    label: LabelRule::Ignored,
+    attrs: &[
+        FILE_ATTRS[0],
+        FILE_ATTRS[1],
+        FILE_ATTRS[2],
+        attr!("is_secret", Ty::Bool),
+    ],
+    blocks: &[ARGUMENTS_BLOCK],
+    free_form: false,
+};
+
+/// `module.http`: every `remote.http` attribute.
+pub static MODULE_HTTP: Schema = Schema {
+    label: LabelRule::Ignored,
+    attrs: &[
+        HTTP_ATTRS[0],
+        HTTP_ATTRS[1],
+        HTTP_ATTRS[2],
+        HTTP_ATTRS[3],
+        HTTP_ATTRS[4],
+        HTTP_ATTRS[5],
+        attr!("is_secret", Ty::Bool),
+    ],
+    blocks: &[CLIENT_BLOCK, ARGUMENTS_BLOCK],
+    free_form: false,
+};
+
+/// The shared HTTP client settings (COMPONENTS.md conventions), as a `client` block.
+pub static HTTP_CLIENT_BLOCKS: &[BlockSpec] = &[CLIENT_BLOCK];
 
 /// The shared HTTP client: auth, TLS and proxy settings.
 pub static HTTP_CLIENT: Schema = Schema {

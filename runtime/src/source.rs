@@ -14,6 +14,14 @@ pub struct SourceFile {
     pub file: ast::File,
 }
 
+impl SourceFile {
+    /// `name:line:col` of byte `offset`, as diagnostics refer to other places.
+    pub fn position(&self, offset: u32) -> String {
+        let (line, col) = alloy_syntax::diag::LineIndex::new(&self.text).line_col(offset);
+        format!("{}:{line}:{col}", self.name)
+    }
+}
+
 /// Why a configuration could not be read at all (before any parsing).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {

@@ -12,7 +12,6 @@ use crate::schema::{
 };
 use crate::source::SourceFile;
 use alloy_syntax::ast::{Block, Stmt};
-use alloy_syntax::diag::LineIndex;
 use alloy_syntax::{Diagnostic, Span};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -31,6 +30,9 @@ pub(crate) const CONFIG_BLOCKS: &[&str] = &[
     "foreach",
     "argument",
     "export",
+    // Not an upstream block: a deprecated alias of `export` that the Grafana blog's
+    // seed configuration uses (issue 4).
+    "output",
     "logging",
     "tracing",
     "import.file",
@@ -251,7 +253,15 @@ impl<'f> Validator<'_, 'f> {
                         body,
                     )
                 }
-                "argument" | "export" => {
+                "argument" | "export" | "output" => {
+                    if name == "output" {
+                        diags.push(Diagnostic::warning(
+                            CODE_VALIDATE,
+                            &at.file.name,
+                            at.name_span(name.len()),
+                            "output blocks are deprecated and treated as export blocks; rename them to export",
+                        ));
+                    }
                     if root {
                         diags.push(at.error(
                             at.block.span(),
@@ -276,9 +286,9 @@ impl<'f> Validator<'_, 'f> {
                         diags.push(missing_label(at));
                     }
                     let schema: &'static Schema = match name.as_str() {
-                        "import.file" => &IMPORT_FILE,
-                        "import.string" => &IMPORT_STRING,
-                        "import.http" => &IMPORT_HTTP,
+                        "import.file" => &crate::schema::IMPORT_FILE,
+                        "import.string" => &crate::schema::IMPORT_STRING,
+                        "import.http" => &crate::schema::IMPORT_HTTP,
                         _ => &IMPORT_GIT,
                     };
                     Check::Schema(Some(schema), body)
@@ -526,9 +536,14 @@ impl<'f> Validator<'_, 'f> {
                     .check_allowed(self.opts.min_stability, &format!("component {name:?}"))?;
                 Ok(Some(reg.schema))
             }
-            None => Err(format!(
-                "cannot find the definition of component name {name:?}"
-            )),
+            // Classic modules (`module.file`, ...) are components whose schema is
+            // their source's.
+            None => match self.opts.registry.source(name) {
+                Some(source) if name.starts_with("module.") => Ok(Some(source.schema)),
+                _ => Err(format!(
+                    "cannot find the definition of component name {name:?}"
+                )),
+            },
         }
     }
 
@@ -608,12 +623,11 @@ fn already_declared<'f>(
             .iter()
             .find(|f| Arc::ptr_eq(&f.name, &orig.file.name))
             .unwrap_or(orig.file);
-        let (line, col) = LineIndex::new(&file.text).line_col(orig.block.name_span().start);
         return Some(at.error(
             at.name_span(id.len()),
             format!(
-                "block {id} already declared at {}:{line}:{col}",
-                orig.file.name
+                "block {id} already declared at {}",
+                file.position(orig.block.name_span().start)
             ),
         ));
     }
@@ -709,7 +723,7 @@ static TRACING: Schema = Schema {
     free_form: false,
 };
 
-static ARGUMENT: Schema = Schema {
+pub(crate) static ARGUMENT: Schema = Schema {
     label: LabelRule::Ignored,
     attrs: &[
         attr!("optional", Ty::Bool),
@@ -720,41 +734,10 @@ static ARGUMENT: Schema = Schema {
     free_form: false,
 };
 
-static EXPORT: Schema = Schema {
+pub(crate) static EXPORT: Schema = Schema {
     label: LabelRule::Ignored,
     attrs: &[attr!("value", Ty::Any, required)],
     blocks: &[],
-    free_form: false,
-};
-
-static IMPORT_FILE: Schema = Schema {
-    label: LabelRule::Ignored,
-    attrs: &[
-        attr!("filename", Ty::String, required),
-        attr!("detector", Ty::String),
-        attr!("poll_frequency", Ty::Duration),
-    ],
-    blocks: &[],
-    free_form: false,
-};
-
-static IMPORT_STRING: Schema = Schema {
-    label: LabelRule::Ignored,
-    attrs: &[attr!("content", Ty::OptionalSecret, required)],
-    blocks: &[],
-    free_form: false,
-};
-
-static IMPORT_HTTP: Schema = Schema {
-    label: LabelRule::Ignored,
-    attrs: &[
-        attr!("url", Ty::String, required),
-        attr!("method", Ty::String),
-        attr!("headers", Ty::Map(&Ty::String)),
-        attr!("poll_frequency", Ty::Duration),
-        attr!("poll_timeout", Ty::Duration),
-    ],
-    blocks: crate::schema::HTTP_CLIENT_BLOCKS,
     free_form: false,
 };
 
