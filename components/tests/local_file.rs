@@ -119,3 +119,26 @@ async fn secrets_missing_files_and_bad_arguments() {
     c.shutdown();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Run time applies the stdlib's stability gate as `validate` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn experimental_functions_need_the_stability_level() {
+    let src = "local.file \"x\" {\n  filename  = \"/dev/null\"\n  is_secret = string.format(\"%v\", array.combine_maps([], [], [\"a\"])) != \"[]\"\n}\n";
+    let c = controller();
+    assert_eq!(
+        load(&c, src).await.unwrap_err(),
+        ["array.combine_maps is at stability level \"experimental\", which is below the minimum allowed stability level \"generally-available\". Use --stability.level command-line flag to enable \"experimental\" features"]
+    );
+    c.shutdown();
+    let c = alloy_runtime::controller::Controller::new(
+        alloy_components::registry(),
+        std::sync::Arc::new(alloy_stdlib::Stdlib::new()),
+        alloy_runtime::controller::ControllerOptions {
+            min_stability: alloy_runtime::component::Stability::Experimental,
+            ..Default::default()
+        },
+    );
+    load(&c, src).await.unwrap();
+    assert_eq!(content(&c, "local.file.x").as_deref(), Some(""));
+    c.shutdown();
+}

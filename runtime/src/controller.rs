@@ -864,6 +864,29 @@ impl Inner {
                         continue;
                     }
                     let first = t.parts[0].text(src);
+                    // The stdlib rules `validate` applies hold at run time too:
+                    // experimental functions need --stability.level, deprecated
+                    // aliases warn.
+                    let full = t.prefix(src, t.parts.len());
+                    if alloy_stdlib::is_experimental(&full) {
+                        if let Err(message) =
+                            Stability::Experimental.check_allowed(self.opts.min_stability, &full)
+                        {
+                            errors.push(Diagnostic::error(
+                                CODE_GRAPH,
+                                &file.name,
+                                t.span(),
+                                message,
+                            ));
+                        }
+                    } else if alloy_stdlib::deprecated_alias(first).is_some() {
+                        warnings.push(Diagnostic::warning(
+                            CODE_GRAPH,
+                            &file.name,
+                            t.parts[0].span,
+                            "this stdlib function is deprecated; please refer to the documentation for updated usage and alternatives",
+                        ));
+                    }
                     if scope.lookup(first).is_none() {
                         errors.push(Diagnostic::error(
                             CODE_GRAPH,
