@@ -81,7 +81,13 @@ pub struct LocalFile {
     state: Mutex<State>,
     /// Wakes the run loop when the arguments change (new file, new detector).
     reconfigured: Notify,
+    /// Turns the arguments into exports: [`read`] here, a module reader for
+    /// `import.file` and `module.file`.
+    reader: Reader,
 }
+
+/// Reads what the arguments name into an exports value.
+pub type Reader = fn(&LocalFileArgs) -> Result<Value, String>;
 
 struct State {
     args: LocalFileArgs,
@@ -96,7 +102,7 @@ impl LocalFile {
     /// Reads the file and publishes its content; on failure the last content stays.
     fn refresh(&self) {
         let args = self.lock().args.clone();
-        let health = match read(&args) {
+        let health = match (self.reader)(&args) {
             Ok(value) => {
                 (self.exports)(value);
                 Health::new(HealthState::Healthy, "read file")
@@ -108,7 +114,7 @@ impl LocalFile {
 }
 
 /// The file's content as the export value (a secret when `is_secret`).
-fn read(args: &LocalFileArgs) -> Result<Value, String> {
+pub fn read(args: &LocalFileArgs) -> Result<Value, String> {
     let content =
         std::fs::read_to_string(&args.filename).map_err(|e| format!("failed to read file: {e}"))?;
     let exports = if args.is_secret {
@@ -119,12 +125,11 @@ fn read(args: &LocalFileArgs) -> Result<Value, String> {
     Ok(Value::object([("content".to_string(), exports)].into()))
 }
 
-impl Component for LocalFile {
-    type Arguments = LocalFileArgs;
-
-    fn build(opts: Options, args: LocalFileArgs) -> Result<Self, String> {
+impl LocalFile {
+    /// A file follower whose exports `reader` makes.
+    pub fn with_reader(opts: Options, args: LocalFileArgs, reader: Reader) -> Result<Self, String> {
         // The first read is synchronous: a missing file fails the load.
-        (opts.exports)(read(&args)?);
+        (opts.exports)(reader(&args)?);
         Ok(LocalFile {
             exports: opts.exports,
             state: Mutex::new(State {
@@ -132,11 +137,20 @@ impl Component for LocalFile {
                 health: Health::new(HealthState::Healthy, "read file"),
             }),
             reconfigured: Notify::new(),
+            reader,
         })
+    }
+}
+
+impl Component for LocalFile {
+    type Arguments = LocalFileArgs;
+
+    fn build(opts: Options, args: LocalFileArgs) -> Result<Self, String> {
+        LocalFile::with_reader(opts, args, read)
     }
 
     fn update(&self, args: LocalFileArgs) -> Result<(), String> {
-        let value = read(&args)?;
+        let value = (self.reader)(&args)?;
         (self.exports)(value);
         {
             let mut state = self.lock();
@@ -154,6 +168,13 @@ impl Component for LocalFile {
                 let (tx, mut events) = mpsc::unbounded_channel();
                 // Kept alive for this configuration; dropping it stops watching.
                 let _watcher = match args.detector {
+                    // A directory (a module made of files) is watched for its own
+                    // `*.alloy` files; a file through its parent directory.
+                    Detector::Fsnotify if Path::new(&args.filename).is_dir() => watch(
+                        Path::new(&args.filename),
+                        |p: &Path| p.extension().is_some_and(|e| e == "alloy"),
+                        tx,
+                    ),
                     Detector::Fsnotify => {
                         let file = Path::new(&args.filename);
                         watch(file, same_name(file), tx)

@@ -2,7 +2,7 @@
 //! content for `import.*` and classic `module.*` blocks. The runtime knows none of
 //! them by name; the CLI passes this registry in.
 
-use crate::local_file::LocalFile;
+use crate::module_file::ModuleFile;
 use crate::remote_http::RemoteHttp;
 use crate::string_source::StringSource;
 use alloy_runtime::component::{Registration, Registry, Stability};
@@ -30,7 +30,7 @@ pub fn registry() -> Registry {
     ])
     .with_sources([
         with_schema(
-            Registration::of::<LocalFile>("import.file", GA),
+            Registration::of::<ModuleFile>("import.file", GA),
             &IMPORT_FILE,
         ),
         Registration::of::<StringSource>("import.string", GA),
@@ -39,7 +39,7 @@ pub fn registry() -> Registry {
             &IMPORT_HTTP,
         ),
         with_schema(
-            Registration::of::<LocalFile>("module.file", GA),
+            Registration::of::<ModuleFile>("module.file", GA),
             &MODULE_FILE,
         ),
         Registration::of::<StringSource>("module.string", GA),

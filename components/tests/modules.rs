@@ -388,3 +388,44 @@ async fn the_modules_example_runs() {
     );
     c.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_file_takes_a_directory_as_one_module() {
+    let dir = scratch("dir");
+    let lib = dir.join("lib");
+    std::fs::create_dir_all(lib.join("nested")).unwrap();
+    // outer uses inner, declared in a sibling file; nested/ and other files are ignored.
+    std::fs::write(
+        lib.join("a.alloy"),
+        "declare \"outer\" {\n  inner \"i\" { }\n  export \"text\" { value = \"outer(\" + inner.i.text + \")\" }\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lib.join("b.alloy"),
+        "declare \"inner\" {\n  export \"text\" { value = \"one\" }\n}\n",
+    )
+    .unwrap();
+    std::fs::write(lib.join("nested/c.alloy"), "garbage {").unwrap();
+    std::fs::write(lib.join("notes.txt"), "not a module").unwrap();
+    let c = controller_in(&dir.join("data"));
+    let src = format!(
+        "import.file \"lib\" {{\n  filename       = {:?}\n  detector       = \"poll\"\n  poll_frequency = \"50ms\"\n}}\n\nlib.outer \"x\" {{ }}\n",
+        lib.display().to_string()
+    );
+    load(&c, &src).await.unwrap();
+    assert_eq!(
+        export(&c, "lib.outer.x", "text").as_deref(),
+        Some("outer(one)")
+    );
+
+    std::fs::write(
+        lib.join("b.alloy"),
+        "declare \"inner\" {\n  export \"text\" { value = \"two\" }\n}\n",
+    )
+    .unwrap();
+    eventually("the edited sibling file to be followed", || {
+        export(&c, "lib.outer.x", "text").as_deref() == Some("outer(two)")
+    })
+    .await;
+    c.shutdown();
+}

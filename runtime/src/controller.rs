@@ -20,8 +20,8 @@ use crate::decode::{AnyValue, BodyValue, Decoder};
 use crate::evaluate::{eval_body_value, ExportsScope};
 use crate::graph::{Graph, GraphNode};
 use crate::module::{
-    content_text, imported_defs, module_path_of, parse_module, persist_last_good, DeclareDef, Defs,
-    ImportSlot, Lookup, ModuleScope,
+    content_of, imported_defs, module_path_of, parse_module, persist_last_good, Content,
+    DeclareDef, Defs, ImportSlot, Lookup, ModuleScope,
 };
 use crate::refs::{body_traversals, Traversal};
 use crate::schema::check_body;
@@ -133,9 +133,9 @@ struct NodeState {
     /// The module a custom component or classic module runs.
     nested: Option<Arc<Inner>>,
     /// The newest content an import's source published.
-    content: Option<String>,
+    content: Option<Content>,
     /// The content and arguments the module currently runs with.
-    applied: Option<(String, Value)>,
+    applied: Option<(Content, Value)>,
 }
 
 /// Coalescing state: at most one evaluation running and one waiting.
@@ -1112,13 +1112,13 @@ impl Inner {
         let inner = Arc::downgrade(self);
         let weak = Arc::downgrade(node);
         Arc::new(move |value: Value| {
-            let (Some(node), Some(text)) = (weak.upgrade(), content_text(&value)) else {
+            let (Some(node), Some(content)) = (weak.upgrade(), content_of(&value)) else {
                 return;
             };
             let changed = {
                 let mut state = node.lock_state();
-                let changed = state.content.as_deref() != Some(text.as_str());
-                state.content = Some(text);
+                let changed = state.content.as_ref() != Some(&content);
+                state.content = Some(content);
                 changed
             };
             if let (true, Some(inner)) = (changed, inner.upgrade()) {
@@ -1156,19 +1156,26 @@ impl Inner {
             let state = node.lock_state();
             (state.content.clone(), state.applied.clone())
         };
-        let Some(text) = content else {
+        let Some(content) = content else {
             return Err(format!("{} has not produced any content", node.id));
         };
-        if applied.as_ref().is_some_and(|(t, _)| *t == text) && slot.get().is_some() {
+        if applied.as_ref().is_some_and(|(c, _)| *c == content) && slot.get().is_some() {
             return Ok(());
         }
         let (location, module_path) = self.location(node, body);
-        let file = parse_module(&location, &text).map_err(|diags| invalid(&location, &diags))?;
-        let defs = imported_defs(&file, &module_path)
-            .map_err(|e| format!("imported content from {location} is invalid: {e}"))?;
+        // A directory is one module: declares in one file may use those of another,
+        // and a name declared twice keeps the first (files in name order).
+        let mut defs = Defs::default();
+        for file in parse_content(&location, &content)? {
+            let part = imported_defs(&file, &module_path)
+                .map_err(|e| format!("imported content from {} is invalid: {e}", file.name))?;
+            for (name, def) in part.declares {
+                defs.declares.entry(name).or_insert(def);
+            }
+        }
         slot.set(Arc::new(defs));
-        node.lock_state().applied = Some((text.clone(), Value::Null));
-        self.keep_last_good(node, source, &text);
+        self.keep_last_good(node, source, &content);
+        node.lock_state().applied = Some((content, Value::Null));
         node.touch(&self.updates);
         Ok(())
     }
@@ -1196,20 +1203,24 @@ impl Inner {
             let state = node.lock_state();
             (state.content.clone(), state.applied.clone())
         };
-        let Some(text) = content else {
+        let Some(content) = content else {
             return Err(at(format!("{} has not produced any content", node.id)));
         };
         let args = arguments.unwrap_or_default();
         let args_value = args.to_object();
         if applied
             .as_ref()
-            .is_some_and(|(t, a)| *t == text && values_identical(a, &args_value))
+            .is_some_and(|(c, a)| *c == content && values_identical(a, &args_value))
         {
             return Ok(());
         }
         let (location, module_path) = self.location(node, body);
-        let module = parse_module(&location, &text).map_err(|d| at(invalid(&location, &d)))?;
-        check_arguments(file, &args, &module.file.body, &module.text)?;
+        let files = parse_content(&location, &content).map_err(at)?;
+        let mut declared = BTreeSet::new();
+        for module in &files {
+            declared.extend(argument_names(&module.file.body, &module.text));
+        }
+        check_arguments(file, &args, &declared)?;
         let nested = self.module_of(node, |value| {
             Value::object(BTreeMap::from([("exports".to_string(), value)]))
         });
@@ -1218,13 +1229,16 @@ impl Inner {
             .module_path
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = module_path;
-        let unit = Unit {
-            file: module,
-            declare: None,
-        };
-        self.run_module(&nested, unit, &args)?;
-        node.lock_state().applied = Some((text.clone(), args_value));
-        self.keep_last_good(node, source, &text);
+        let units = files
+            .into_iter()
+            .map(|file| Unit {
+                file,
+                declare: None,
+            })
+            .collect();
+        self.run_module(&nested, units, &args)?;
+        self.keep_last_good(node, source, &content);
+        node.lock_state().applied = Some((content, args_value));
         Ok(())
     }
 
@@ -1270,7 +1284,8 @@ impl Inner {
                 )))
             }
         };
-        check_arguments(file, &body, &def.block.body, &def.file.text)?;
+        let declared = argument_names(&def.block.body, &def.file.text);
+        check_arguments(file, &body, &declared)?;
         let nested = self.module_of(node, |value| value);
         *nested
             .module
@@ -1286,7 +1301,7 @@ impl Inner {
             file: def.file.clone(),
             declare: Some(def),
         };
-        self.run_module(&nested, unit, &body)
+        self.run_module(&nested, vec![unit], &body)
     }
 
     /// The node's nested controller, created on first use; `wrap` turns the module's
@@ -1305,13 +1320,13 @@ impl Inner {
     fn run_module(
         &self,
         nested: &Arc<Inner>,
-        unit: Unit,
+        units: Vec<Unit>,
         args: &BodyValue,
     ) -> Result<(), Vec<Diagnostic>> {
         if nested.module.depth > MAX_MODULE_DEPTH {
             return Err(vec![Diagnostic::error(
                 CODE_EVAL,
-                &unit.file.name,
+                &units.first().map_or_else(|| Arc::from(""), |u| u.file.name.clone()),
                 Span::default(),
                 format!("modules nest deeper than {MAX_MODULE_DEPTH} levels; is a declare instantiating itself?"),
             )]);
@@ -1323,7 +1338,7 @@ impl Inner {
             .collect();
         let _guard = nested.load_lock.write().unwrap_or_else(|e| e.into_inner());
         *nested.module.args.lock().unwrap_or_else(|e| e.into_inner()) = Some(values);
-        let report = nested.load(vec![unit])?;
+        let report = nested.load(units)?;
         for warning in &report.warnings {
             tracing::warn!(module = %nested.module.prefix, "{}", warning.message);
         }
@@ -1336,10 +1351,10 @@ impl Inner {
 
     /// Keeps accepted content of fetched modules on disk (RUNTIME.md §11 as amended
     /// by issue 4), so a restart while the server is down runs the last good module.
-    fn keep_last_good(&self, node: &Node, source: &Registration, text: &str) {
-        if !source.name.ends_with(".http") {
+    fn keep_last_good(&self, node: &Node, source: &Registration, content: &Content) {
+        let ([(None, text)], true) = (content.as_slice(), source.name.ends_with(".http")) else {
             return;
-        }
+        };
         let dir = self.opts.storage_path.join(&node.global_id);
         if let Err(err) = persist_last_good(&dir, text) {
             tracing::warn!(node = %node.global_id, %err, "could not keep the last good module on disk");
@@ -1480,24 +1495,38 @@ fn split_arguments(mut body: BodyValue) -> (BodyValue, Option<BodyValue>) {
     (body, arguments)
 }
 
+/// The labels of a module body's `argument` blocks.
+fn argument_names(body: &Body, src: &str) -> BTreeSet<String> {
+    body.iter()
+        .filter_map(|s| match s {
+            Stmt::Block(b) if b.name_text(src) == "argument" => b.label(src).map(str::to_string),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Parses every file of a module source's content; a single text is named after
+/// where it came from.
+fn parse_content(location: &str, content: &Content) -> Result<Vec<Arc<SourceFile>>, String> {
+    content
+        .iter()
+        .map(|(name, text)| {
+            let name = name.as_deref().unwrap_or(location);
+            parse_module(name, text).map_err(|diags| invalid(name, &diags))
+        })
+        .collect()
+}
+
 /// Refuses arguments the module does not declare, pointing at the caller's attribute.
 fn check_arguments(
     file: &Arc<SourceFile>,
     args: &BodyValue,
-    module_body: &Body,
-    module_src: &str,
+    declared: &BTreeSet<String>,
 ) -> Result<(), Vec<Diagnostic>> {
-    let declared: BTreeSet<&str> = module_body
-        .iter()
-        .filter_map(|s| match s {
-            Stmt::Block(b) if b.name_text(module_src) == "argument" => b.label(module_src),
-            _ => None,
-        })
-        .collect();
     let unknown: Vec<Diagnostic> = args
         .attrs
         .iter()
-        .filter(|a| !declared.contains(a.name.as_str()))
+        .filter(|a| !declared.contains(&a.name))
         .map(|a| {
             Diagnostic::error(
                 CODE_EVAL,

@@ -167,9 +167,25 @@ pub fn imported_defs(file: &Arc<SourceFile>, module_path: &Value) -> Result<Defs
     Ok(defs)
 }
 
-/// The text of a source's `content` export (a string or a secret).
-pub fn content_text(exports: &Value) -> Option<String> {
-    match exports.as_object()?.get("content")? {
+/// A module source's content: one text (`None` name: it is named after where it came
+/// from), or the `*.alloy` files of a directory by path.
+pub type Content = Vec<(Option<String>, String)>;
+
+/// The content of a source's exports: `content` (a string or a secret), or `files`, an
+/// object of file path to text, for a directory.
+pub fn content_of(exports: &Value) -> Option<Content> {
+    let fields = exports.as_object()?;
+    if let Some(files) = fields.get("files").and_then(Value::as_object) {
+        return files
+            .iter()
+            .map(|(path, text)| Some((Some(path.clone()), text_of(text)?)))
+            .collect();
+    }
+    Some(vec![(None, text_of(fields.get("content")?)?)])
+}
+
+fn text_of(value: &Value) -> Option<String> {
+    match value {
         Value::String(s) => Some(s.to_string()),
         Value::Capsule(Capsule::Secret(s)) => Some(s.to_string()),
         Value::Capsule(Capsule::OptionalSecret { value, .. }) => Some(value.to_string()),
