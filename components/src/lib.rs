@@ -4,6 +4,7 @@
 pub mod http_client;
 pub mod local_file;
 pub mod module_file;
+pub mod prometheus;
 pub mod registry;
 pub mod remote_http;
 pub mod string_source;
