@@ -1,6 +1,7 @@
 //! Components and their registry: one file per component, and [`registry::registry`]
 //! listing them all for the CLI to hand to the runtime.
 
+pub mod discovery_http;
 pub mod http_client;
 pub mod local_file;
 pub mod module_file;

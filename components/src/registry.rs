@@ -19,6 +19,7 @@ fn with_schema(reg: Registration, schema: &'static alloy_runtime::schema::Schema
 /// The registry of all built-in components.
 pub fn registry() -> Registry {
     Registry::new([
+        Registration::of::<crate::discovery_http::DiscoveryHttp>("discovery.http", GA),
         Registration::of::<crate::local_file::LocalFile>(
             "local.file",
             Stability::GenerallyAvailable,

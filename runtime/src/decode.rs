@@ -211,6 +211,7 @@ impl FromValue for OptionalSecret {
 
 /// Reads typed fields out of a [`BodyValue`], turning conversion failures into
 /// diagnostics at the attribute's value.
+#[derive(Clone, Copy)]
 pub struct Decoder<'b> {
     file: &'b Arc<str>,
     body: &'b BodyValue,

@@ -435,48 +435,75 @@ pub static MODULE_HTTP: Schema = Schema {
 /// The shared HTTP client settings (COMPONENTS.md conventions), as a `client` block.
 pub static HTTP_CLIENT_BLOCKS: &[BlockSpec] = &[CLIENT_BLOCK];
 
+/// The shared HTTP client's attributes, for components that take them at the top
+/// level ("squashed", as `discovery.http` and `prometheus.scrape` do).
+pub const HTTP_CLIENT_ATTRS: [Attr; 9] = [
+    attr!("bearer_token", Ty::Secret),
+    attr!("bearer_token_file", Ty::String),
+    attr!("enable_http2", Ty::Bool),
+    attr!("follow_redirects", Ty::Bool),
+    attr!("proxy_url", Ty::String),
+    attr!("no_proxy", Ty::String),
+    attr!("proxy_from_environment", Ty::Bool),
+    attr!("proxy_connect_header", Ty::Map(&Ty::Array(&Ty::Secret))),
+    attr!("http_headers", Ty::Map(&Ty::Array(&Ty::Secret))),
+];
+
+/// The shared HTTP client's blocks (auth and TLS).
+pub const HTTP_CLIENT_BLOCK_SPECS: [BlockSpec; 4] = [
+    BlockSpec {
+        name: "basic_auth",
+        schema: &BASIC_AUTH,
+        required: false,
+        repeat: Repeat::Once,
+    },
+    BlockSpec {
+        name: "authorization",
+        schema: &AUTHORIZATION,
+        required: false,
+        repeat: Repeat::Once,
+    },
+    BlockSpec {
+        name: "oauth2",
+        schema: &OAUTH2,
+        required: false,
+        repeat: Repeat::Once,
+    },
+    BlockSpec {
+        name: "tls_config",
+        schema: &TLS_CONFIG,
+        required: false,
+        repeat: Repeat::Once,
+    },
+];
+
 /// The shared HTTP client: auth, TLS and proxy settings.
 pub static HTTP_CLIENT: Schema = Schema {
     label: LabelRule::Forbidden,
-    attrs: &[
-        attr!("bearer_token", Ty::Secret),
-        attr!("bearer_token_file", Ty::String),
-        attr!("enable_http2", Ty::Bool),
-        attr!("follow_redirects", Ty::Bool),
-        attr!("proxy_url", Ty::String),
-        attr!("no_proxy", Ty::String),
-        attr!("proxy_from_environment", Ty::Bool),
-        attr!("proxy_connect_header", Ty::Map(&Ty::Array(&Ty::Secret))),
-        attr!("http_headers", Ty::Map(&Ty::Array(&Ty::Secret))),
-    ],
-    blocks: &[
-        BlockSpec {
-            name: "basic_auth",
-            schema: &BASIC_AUTH,
-            required: false,
-            repeat: Repeat::Once,
-        },
-        BlockSpec {
-            name: "authorization",
-            schema: &AUTHORIZATION,
-            required: false,
-            repeat: Repeat::Once,
-        },
-        BlockSpec {
-            name: "oauth2",
-            schema: &OAUTH2,
-            required: false,
-            repeat: Repeat::Once,
-        },
-        BlockSpec {
-            name: "tls_config",
-            schema: &TLS_CONFIG,
-            required: false,
-            repeat: Repeat::Once,
-        },
-    ],
+    attrs: &HTTP_CLIENT_ATTRS,
+    blocks: &HTTP_CLIENT_BLOCK_SPECS,
     free_form: false,
 };
+
+/// `a` followed by `b`, for building static schemas from shared parts. `N` must be
+/// the sum of the lengths (checked at compile time when used in a const).
+pub const fn concat<T: Copy, const N: usize>(a: &[T], b: &[T]) -> [T; N] {
+    assert!(
+        a.len() + b.len() == N,
+        "concat: N must be the sum of the lengths"
+    );
+    let mut out = [a[0]; N];
+    let mut i = 0;
+    while i < a.len() {
+        out[i] = a[i];
+        i += 1;
+    }
+    while i < N {
+        out[i] = b[i - a.len()];
+        i += 1;
+    }
+    out
+}
 
 pub static BASIC_AUTH: Schema = Schema {
     label: LabelRule::Forbidden,

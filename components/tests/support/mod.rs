@@ -70,6 +70,8 @@ pub struct Served {
     pub status: u16,
     pub body: String,
     pub requests: Vec<String>,
+    /// Sent as `Content-Type` when set.
+    pub content_type: Option<String>,
 }
 
 /// A minimal HTTP/1.1 server: one response per connection, from `served`.
@@ -92,13 +94,16 @@ pub async fn server(served: Arc<Mutex<Served>>) -> String {
                         Ok(n) => got.extend_from_slice(&buf[..n]),
                     }
                 }
-                let (status, body) = {
+                let (status, body, content_type) = {
                     let mut s = served.lock().unwrap();
                     s.requests.push(String::from_utf8_lossy(&got).into_owned());
-                    (s.status, s.body.clone())
+                    (s.status, s.body.clone(), s.content_type.clone())
                 };
+                let content_type = content_type
+                    .map(|t| format!("content-type: {t}\r\n"))
+                    .unwrap_or_default();
                 let resp = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status} X\r\n{content_type}content-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()
                 );
                 let _ = sock.write_all(resp.as_bytes()).await;
