@@ -38,6 +38,8 @@ pub struct HttpClientArgs {
     pub ca_pem: Option<String>,
     pub ca_file: Option<String>,
     pub headers: BTreeMap<String, Vec<Secret>>,
+    /// Ask for gzip and decompress responses (off for `enable_compression = false`).
+    pub gzip: bool,
 }
 
 impl HttpClientArgs {
@@ -46,6 +48,7 @@ impl HttpClientArgs {
         let mut out = HttpClientArgs {
             follow_redirects: true,
             enable_http2: true,
+            gzip: true,
             ..HttpClientArgs::default()
         };
         let Some(d) = d else {
@@ -121,7 +124,8 @@ impl HttpClientArgs {
             } else {
                 reqwest::redirect::Policy::none()
             })
-            .danger_accept_invalid_certs(self.insecure_skip_verify);
+            .danger_accept_invalid_certs(self.insecure_skip_verify)
+            .gzip(self.gzip);
         if !self.enable_http2 {
             builder = builder.http1_only();
         }
