@@ -256,6 +256,15 @@ async fn import_http_follows_the_server_keeps_the_last_good_module_and_survives_
             .contains("only declare and import blocks are allowed in a module, got local.file")
     })
     .await;
+    // A fetched module may not read the local disk.
+    served.lock().unwrap().body = "import.file \"x\" { filename = \"/etc/hostname\" }".into();
+    eventually("import.file in a fetched module to be refused", || {
+        import
+            .health()
+            .message
+            .contains("import.file is not supported inside a module fetched by import.http")
+    })
+    .await;
     assert_eq!(export(&c, "fleet.word.w", "text").as_deref(), Some("two2"));
 
     // A server failure keeps the module too.
@@ -425,6 +434,46 @@ async fn import_file_takes_a_directory_as_one_module() {
     .unwrap();
     eventually("the edited sibling file to be followed", || {
         export(&c, "lib.outer.x", "text").as_deref() == Some("outer(two)")
+    })
+    .await;
+    c.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_modules_may_import_modules() {
+    let dir = scratch("nested-import");
+    let lib = dir.join("lib.alloy");
+    let leaf = dir.join("leaf.alloy");
+    // lib imports leaf relative to its own module_path and wraps leaf's declare.
+    std::fs::write(
+        &lib,
+        "import.file \"leaf\" {\n  filename       = module_path + \"/leaf.alloy\"\n  detector       = \"poll\"\n  poll_frequency = \"50ms\"\n}\n\ndeclare \"wrap\" {\n  leaf.value \"v\" { }\n  export \"text\" { value = \"wrapped \" + leaf.value.v.text }\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &leaf,
+        "declare \"value\" {\n  export \"text\" { value = \"one\" }\n}\n",
+    )
+    .unwrap();
+    let c = controller_in(&dir.join("data"));
+    let src = format!(
+        "import.file \"lib\" {{\n  filename = {:?}\n}}\n\nlib.wrap \"w\" {{ }}\n",
+        lib.display().to_string()
+    );
+    load(&c, &src).await.unwrap();
+    assert_eq!(
+        export(&c, "lib.wrap.w", "text").as_deref(),
+        Some("wrapped one")
+    );
+
+    // A change two imports down reaches the instance in the root.
+    std::fs::write(
+        &leaf,
+        "declare \"value\" {\n  export \"text\" { value = \"two\" }\n}\n",
+    )
+    .unwrap();
+    eventually("the nested import's change to reach the root", || {
+        export(&c, "lib.wrap.w", "text").as_deref() == Some("wrapped two")
     })
     .await;
     c.shutdown();

@@ -264,6 +264,9 @@ struct ModuleCtx {
     exports: Option<ExportsSink>,
     published: Mutex<Option<Value>>,
     module_path: Mutex<Value>,
+    /// For the module of an import with its own imports: tells the importing node
+    /// that a nested import changed the definitions.
+    on_defs_change: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl ModuleCtx {
@@ -307,6 +310,7 @@ impl Controller {
             exports: None,
             published: Mutex::new(None),
             module_path: Mutex::new(module_path),
+            on_defs_change: None,
         };
         Controller {
             inner: Inner::new(
@@ -412,7 +416,12 @@ impl Inner {
     }
 
     /// A controller for the module run by `node`.
-    fn nested(&self, node: &Arc<Node>, exports: ExportsSink) -> Arc<Inner> {
+    fn nested(
+        &self,
+        node: &Arc<Node>,
+        exports: ExportsSink,
+        on_defs_change: Option<Arc<dyn Fn() + Send + Sync>>,
+    ) -> Arc<Inner> {
         let module = ModuleCtx {
             prefix: node.global_id.clone(),
             depth: self.module.depth + 1,
@@ -421,6 +430,7 @@ impl Inner {
             exports: Some(exports),
             published: Mutex::new(None),
             module_path: Mutex::new(Value::Null),
+            on_defs_change,
         };
         Inner::new(
             self.registry.clone(),
@@ -1146,7 +1156,7 @@ impl Inner {
     /// declares (and is kept on disk); invalid content leaves the last good module in
     /// place and fails the evaluation, so the import reports why.
     fn apply_import(
-        &self,
+        self: &Arc<Self>,
         node: &Arc<Node>,
         source: &Registration,
         slot: &ImportSlot,
@@ -1165,18 +1175,56 @@ impl Inner {
         let (location, module_path) = self.location(node, body);
         // A directory is one module: declares in one file may use those of another,
         // and a name declared twice keeps the first (files in name order).
+        let files = parse_content(&location, &content)?;
         let mut defs = Defs::default();
-        for file in parse_content(&location, &content)? {
-            let part = imported_defs(&file, &module_path)
+        let mut imports = Vec::new();
+        for file in &files {
+            let (part, nested) = imported_defs(file, &module_path)
                 .map_err(|e| format!("imported content from {} is invalid: {e}", file.name))?;
             for (name, def) in part.declares {
                 defs.declares.entry(name).or_insert(def);
             }
+            imports.extend(nested);
         }
-        slot.set(Arc::new(defs));
+        if imports.is_empty() {
+            if let Some(nested) = node.lock_state().nested.take() {
+                nested.cancel.cancel();
+            }
+            slot.set(Arc::new(defs));
+        } else {
+            // A module with imports of its own runs them in a nested controller, whose
+            // definitions (its declares, its namespaces) become this namespace's.
+            if source.name == "import.http" && imports.iter().any(|n| n == "import.file") {
+                return Err(format!(
+                    "imported content from {location} is invalid: import.file is not supported inside a module fetched by import.http"
+                ));
+            }
+            let nested = self.module_of(node, |value| value, true);
+            *nested
+                .module
+                .module_path
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = module_path;
+            let units = files
+                .into_iter()
+                .map(|file| Unit {
+                    file,
+                    declare: None,
+                })
+                .collect();
+            self.run_module(&nested, units, &BodyValue::default())
+                .map_err(|d| invalid(&location, &d))?;
+            let Some(loaded) = nested.current() else {
+                return Err(format!("imported content from {location} did not load"));
+            };
+            slot.set(loaded.defs.clone());
+        }
         self.keep_last_good(node, source, &content);
         node.lock_state().applied = Some((content, Value::Null));
         node.touch(&self.updates);
+        if let Some(changed) = &self.module.on_defs_change {
+            changed();
+        }
         Ok(())
     }
 
@@ -1221,9 +1269,11 @@ impl Inner {
             declared.extend(argument_names(&module.file.body, &module.text));
         }
         check_arguments(file, &args, &declared)?;
-        let nested = self.module_of(node, |value| {
-            Value::object(BTreeMap::from([("exports".to_string(), value)]))
-        });
+        let nested = self.module_of(
+            node,
+            |value| Value::object(BTreeMap::from([("exports".to_string(), value)])),
+            false,
+        );
         *nested
             .module
             .module_path
@@ -1286,7 +1336,7 @@ impl Inner {
         };
         let declared = argument_names(&def.block.body, &def.file.text);
         check_arguments(file, &body, &declared)?;
-        let nested = self.module_of(node, |value| value);
+        let nested = self.module_of(node, |value| value, false);
         *nested
             .module
             .parent_defs
@@ -1306,12 +1356,32 @@ impl Inner {
 
     /// The node's nested controller, created on first use; `wrap` turns the module's
     /// export map into the node's exports.
-    fn module_of(self: &Arc<Self>, node: &Arc<Node>, wrap: fn(Value) -> Value) -> Arc<Inner> {
+    fn module_of(
+        self: &Arc<Self>,
+        node: &Arc<Node>,
+        wrap: fn(Value) -> Value,
+        definitions: bool,
+    ) -> Arc<Inner> {
         if let Some(nested) = node.lock_state().nested.clone() {
             return nested;
         }
         let sink = exports_sink(node, self.updates.clone());
-        let nested = self.nested(node, Arc::new(move |value| sink(wrap(value))));
+        // The module of an import: its nested imports changing is this import's
+        // definitions changing.
+        let on_defs_change: Option<Arc<dyn Fn() + Send + Sync>> = definitions.then(|| {
+            let weak = Arc::downgrade(node);
+            let updates = self.updates.clone();
+            Arc::new(move || {
+                if let Some(node) = weak.upgrade() {
+                    node.touch(&updates);
+                }
+            }) as Arc<dyn Fn() + Send + Sync>
+        });
+        let nested = self.nested(
+            node,
+            Arc::new(move |value| sink(wrap(value))),
+            on_defs_change,
+        );
         node.lock_state().nested = Some(nested.clone());
         nested
     }

@@ -126,12 +126,16 @@ pub fn parse_module(name: &str, text: &str) -> Result<Arc<SourceFile>, Vec<Diagn
     }
 }
 
-/// The declares of an imported module. Such a module may contain only `declare`
-/// blocks (nested `import.*` blocks are not supported yet and are refused, rather than
-/// silently ignored); a repeated declare label keeps the first, as upstream.
-pub fn imported_defs(file: &Arc<SourceFile>, module_path: &Value) -> Result<Defs, String> {
+/// The declares of an imported module, and the names of its own `import.*` blocks
+/// (which the caller runs). Such a module may contain only `declare` and `import.*`
+/// blocks; a repeated declare label keeps the first, as upstream.
+pub fn imported_defs(
+    file: &Arc<SourceFile>,
+    module_path: &Value,
+) -> Result<(Defs, Vec<String>), String> {
     let src = file.text.as_str();
     let mut defs = Defs::default();
+    let mut imports = Vec::new();
     for stmt in &file.file.body {
         let got = match stmt {
             Stmt::Attribute(attr) => attr.name.text(src).to_string(),
@@ -153,9 +157,8 @@ pub fn imported_defs(file: &Arc<SourceFile>, module_path: &Value) -> Result<Defs
                     continue;
                 }
                 if name.starts_with("import.") {
-                    return Err(format!(
-                        "{name} blocks inside an imported module are not supported by ferroalloy yet"
-                    ));
+                    imports.push(name);
+                    continue;
                 }
                 name
             }
@@ -164,7 +167,7 @@ pub fn imported_defs(file: &Arc<SourceFile>, module_path: &Value) -> Result<Defs
             "only declare and import blocks are allowed in a module, got {got}"
         ));
     }
-    Ok(defs)
+    Ok((defs, imports))
 }
 
 /// A module source's content: one text (`None` name: it is named after where it came
@@ -251,7 +254,7 @@ mod tests {
 
     fn defs_of(text: &str) -> Result<Defs, String> {
         let file = parse_module("m.alloy", text).expect("parses");
-        imported_defs(&file, &Value::string("/m"))
+        imported_defs(&file, &Value::string("/m")).map(|(defs, _)| defs)
     }
 
     #[test]
@@ -276,7 +279,7 @@ mod tests {
     #[test]
     fn lookup_prefers_import_namespaces_then_nearest_declares() {
         let file = parse_module("m.alloy", "declare \"inner\" {}\n").unwrap();
-        let imported = Arc::new(imported_defs(&file, &Value::Null).unwrap());
+        let imported = Arc::new(imported_defs(&file, &Value::Null).unwrap().0);
         let slot = Arc::new(ImportSlot::default());
         let root = Arc::new(Defs {
             imports: HashMap::from([("ns".to_string(), slot.clone())]),
