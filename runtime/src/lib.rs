@@ -5,6 +5,7 @@
 //! Layers, bottom up: [`source`] reads and parses a configuration, [`refs`] finds the
 //! references in expressions, [`graph`] holds nodes and their dependencies.
 
+pub mod cluster;
 pub mod component;
 pub mod controller;
 pub mod decode;
