@@ -23,8 +23,8 @@ impl Metrics {
         Metrics::default()
     }
 
-    /// Adds `metric` under `name`. Counters get their `_total` suffix from the
-    /// exposition, so `name` is written without it.
+    /// Adds `metric` under `name`. Counters get their `_total` suffix and help texts
+    /// their final full stop from the encoder, so both are written without them.
     pub fn register(&self, name: &str, help: &str, metric: impl Metric) {
         self.registry
             .write()
@@ -64,22 +64,22 @@ impl ConfigMetrics {
         let m = ConfigMetrics::default();
         metrics.register(
             "alloy_config_hash",
-            "Hash of the currently active config file.",
+            "Hash of the currently active config file",
             m.hash.clone(),
         );
         metrics.register(
             "alloy_config_last_load_successful",
-            "Config loaded successfully.",
+            "Config loaded successfully",
             m.last_load_successful.clone(),
         );
         metrics.register(
             "alloy_config_last_load_success_timestamp_seconds",
-            "Timestamp of the last successful configuration load.",
+            "Timestamp of the last successful configuration load",
             m.last_load_success_timestamp.clone(),
         );
         metrics.register(
             "alloy_config_load_failures",
-            "Configuration load failures.",
+            "Configuration load failures",
             m.load_failures.clone(),
         );
         m
