@@ -1,18 +1,28 @@
 //! `ferroalloy run PATH`: loads the configuration, runs its components, and reloads
-//! on SIGHUP or when the configuration changes on disk. A reload that fails to parse
-//! or build leaves the running graph untouched (RUNTIME.md §10).
+//! on SIGHUP, on `/-/reload` or when the configuration changes on disk. A reload that
+//! fails to parse or build leaves the running graph untouched (RUNTIME.md §10).
+//!
+//! The HTTP server is bound before the initial load, as upstream does, so `/metrics`
+//! and `/-/ready` (503 until the load succeeds) answer during it.
 
 use crate::cmd_validate::{parse_stability, sources_of};
 use crate::diagnostics::{stderr_wants_color, DiagnosticsFormat, Printer};
 use alloy_runtime::component::Stability;
 use alloy_runtime::controller::{Controller, ControllerOptions};
-use alloy_runtime::source::load;
+use alloy_runtime::http::{HttpOptions, HttpService, ReloadFn};
+use alloy_runtime::metrics::{ConfigMetrics, Metrics};
+use alloy_runtime::source::{load, SourceFile};
 use alloy_syntax::Diagnostic;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// How long open HTTP requests may take to finish once the process is stopping.
+/// Probes and reloads are short; this only bounds a stuck client.
+const HTTP_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Flags and arguments of `run`.
 #[derive(Debug, clap::Args)]
@@ -32,6 +42,11 @@ pub struct RunArgs {
     /// The format of the source file; only `alloy` is supported so far.
     #[arg(long = "config.format", default_value = "alloy")]
     config_format: String,
+
+    /// Address to serve the HTTP API on (`/-/ready`, `/-/healthy`, `/-/reload`,
+    /// `/metrics`). Port 0 picks a free port, which is logged.
+    #[arg(long = "server.http.listen-addr", default_value = "127.0.0.1:12345")]
+    listen_addr: String,
 }
 
 pub fn run(args: &RunArgs, format: Option<DiagnosticsFormat>) -> Result<()> {
@@ -69,6 +84,35 @@ async fn serve(args: &RunArgs, printer: Printer) -> Result<()> {
             module_path: alloy_runtime::module::module_path_of(&args.path.display().to_string()),
         },
     );
+    let metrics = Arc::new(Metrics::new());
+    metrics.register(
+        "alloy_build",
+        "A metric with a constant '1' value labeled by the version, revision and branch ferroalloy was built from, and the platform it was built for",
+        prometheus_client::metrics::info::Info::new(crate::version::labels()),
+    );
+    let reloader = Arc::new(Reloader {
+        controller: controller.clone(),
+        path: args.path.clone(),
+        printer,
+        metrics: ConfigMetrics::register(&metrics),
+        one_at_a_time: tokio::sync::Mutex::new(()),
+    });
+
+    // Upstream exits when it cannot listen; so do we, before loading anything.
+    let listener = tokio::net::TcpListener::bind(&args.listen_addr)
+        .await
+        .with_context(|| format!("failed to listen on {}", args.listen_addr))?;
+    let http_shutdown = CancellationToken::new();
+    let http = HttpService::start(
+        listener,
+        HttpOptions {
+            controller: controller.clone(),
+            metrics,
+            reload: http_reload(reloader.clone()),
+        },
+        http_shutdown.clone(),
+    )?;
+
     // Signal handlers and the watch come first: a SIGHUP must never kill the process,
     // and an edit made while loading must not be missed.
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
@@ -76,10 +120,10 @@ async fn serve(args: &RunArgs, printer: Printer) -> Result<()> {
     let (changed_tx, mut changed) = mpsc::unbounded_channel();
     let _watcher = watch_config(&args.path, changed_tx);
     // The initial load must succeed completely; nothing runs otherwise.
-    if let Err(diags) = reload(&controller, &args.path).await {
-        print_diags(&printer, &diags.0, &diags.1);
+    if reloader.load().await.is_err() {
         bail!("could not perform the initial load successfully");
     }
+    http.set_ready();
     tracing::info!(path = %args.path.display(), "now listening for changes; ferroalloy is running");
 
     loop {
@@ -94,26 +138,108 @@ async fn serve(args: &RunArgs, printer: Printer) -> Result<()> {
                 "file change"
             }
         };
-        match reload(&controller, &args.path).await {
-            Ok(()) => tracing::info!(trigger, "config reloaded"),
-            Err((diags, sources)) => {
-                print_diags(&printer, &diags, &sources);
-                tracing::error!(
-                    trigger,
-                    "reload failed; the previous configuration keeps running"
-                );
-            }
-        }
+        // The outcome is logged inside; the signal path has no one to answer.
+        let _ = reloader.reload(trigger).await;
     }
     tracing::info!("shutting down");
+    http_shutdown.cancel();
     controller.shutdown();
+    match tokio::time::timeout(HTTP_SHUTDOWN_GRACE, http.stopped()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::warn!(error = %err, "HTTP server stopped with an error."),
+        Err(_) => tracing::warn!("HTTP requests still open at shutdown were abandoned."),
+    }
     Ok(())
+}
+
+/// Loads the configuration for every trigger (start, SIGHUP, file change, HTTP),
+/// one load at a time, and keeps the config metrics.
+struct Reloader {
+    controller: Controller,
+    path: PathBuf,
+    printer: Printer,
+    metrics: ConfigMetrics,
+    /// Held for a whole read-parse-load-record sequence: two triggers at once would
+    /// otherwise interleave their metrics, and an older file could be loaded last.
+    one_at_a_time: tokio::sync::Mutex<()>,
+}
+
+impl Reloader {
+    /// Reads, parses and loads the configuration, printing diagnostics on failure.
+    /// `Err` is the diagnostics as one `FILE:LINE:COL: message` line each.
+    async fn load(&self) -> Result<(), String> {
+        let _serialised = self.one_at_a_time.lock().await;
+        let result = reload(&self.controller, &self.path, &self.metrics).await;
+        self.metrics.record_load(result.is_ok());
+        result.map_err(|(diags, sources)| {
+            print_diags(&self.printer, &diags, &sources);
+            error_text(&diags, &sources)
+        })
+    }
+
+    /// [`Reloader::load`] after the initial load, with the outcome logged.
+    async fn reload(&self, trigger: &'static str) -> Result<(), String> {
+        let result = self.load().await;
+        match &result {
+            Ok(()) => tracing::info!(trigger, "config reloaded"),
+            Err(_) => tracing::error!(
+                trigger,
+                "reload failed; the previous configuration keeps running"
+            ),
+        }
+        result
+    }
+}
+
+/// The `/-/reload` callback: the same serialised reload as SIGHUP.
+fn http_reload(reloader: Arc<Reloader>) -> ReloadFn {
+    Arc::new(move || {
+        let reloader = reloader.clone();
+        Box::pin(async move { reloader.reload("HTTP").await })
+    })
+}
+
+/// What `/-/reload` answers on failure: one line per diagnostic, like upstream's
+/// `err.Error()`. A diagnostic about no file in particular is its bare message.
+fn error_text(diags: &[Diagnostic], sources: &crate::diagnostics::Sources) -> String {
+    let short = Printer::new(DiagnosticsFormat::Short, false);
+    diags
+        .iter()
+        .map(|d| {
+            if d.file.is_empty() {
+                format!("{}\n", d.message)
+            } else {
+                short.render(std::slice::from_ref(d), sources)
+            }
+        })
+        .collect()
+}
+
+/// The SHA-256 of every source file's text, concatenated in the order loaded (sorted
+/// by name), as lower-case hex: upstream's `alloy_config_hash` label.
+fn config_hash(files: &[SourceFile]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for file in files {
+        hasher.update(file.text.as_bytes());
+    }
+    // sha2 0.11's output type has no `LowerHex`; spell the bytes out.
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 type Failure = (Vec<Diagnostic>, crate::diagnostics::Sources);
 
-/// Reads, parses and loads the configuration at `path`.
-async fn reload(controller: &Controller, path: &Path) -> Result<(), Failure> {
+/// Reads, parses and loads the configuration at `path`. The config hash is recorded
+/// once the files parse, even if loading them then fails, as upstream does.
+async fn reload(
+    controller: &Controller,
+    path: &Path,
+    metrics: &ConfigMetrics,
+) -> Result<(), Failure> {
     let (files, parse_diags) = match load(path) {
         Ok(loaded) => loaded,
         Err(err) => {
@@ -130,6 +256,7 @@ async fn reload(controller: &Controller, path: &Path) -> Result<(), Failure> {
     if !parse_diags.is_empty() {
         return Err((parse_diags, sources));
     }
+    metrics.set_hash(&config_hash(&files));
     match controller.load(files).await {
         Ok(report) if report.errors.is_empty() => {
             for id in &report.started {

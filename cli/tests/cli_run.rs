@@ -1,5 +1,6 @@
-//! `ferroalloy run` as a process: the initial load, reload on a config change and on
-//! SIGHUP, a broken reload that keeps the old graph, and a clean stop on SIGTERM.
+//! `ferroalloy run` as a process: the initial load, reload on a config change, on
+//! SIGHUP and on `/-/reload`, a broken reload that keeps the old graph, readiness and
+//! health over HTTP, and a clean stop on SIGTERM.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -28,7 +29,15 @@ struct Running {
 impl Running {
     fn start(dir: &Path) -> Running {
         let mut child = Command::new(BIN)
-            .args(["run", "config.alloy", "--storage.path", "data"])
+            // Port 0: tests run in parallel, and the default port may be in use.
+            .args([
+                "run",
+                "config.alloy",
+                "--storage.path",
+                "data",
+                "--server.http.listen-addr",
+                "127.0.0.1:0",
+            ])
             .current_dir(dir)
             .env("NO_COLOR", "1")
             .stderr(Stdio::piped())
@@ -51,16 +60,16 @@ impl Running {
         }
     }
 
-    /// Waits (at most 10 s) for a stderr line containing `needle`.
-    fn wait_for(&mut self, needle: &str) {
+    /// Waits (at most 10 s) for a stderr line containing `needle` and returns it.
+    fn wait_for(&mut self, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.lines.recv_timeout(left) {
                 Ok(line) => {
                     let found = line.contains(needle);
-                    self.seen.push(line);
+                    self.seen.push(line.clone());
                     if found {
-                        return;
+                        return line;
                     }
                 }
                 Err(_) => break,
@@ -71,6 +80,17 @@ impl Running {
             "no line with {needle:?}; stderr so far:\n{}",
             self.seen.join("\n")
         );
+    }
+
+    /// The HTTP base URL, from the log line that names the bound address.
+    fn http_base(&mut self) -> String {
+        let line = self.wait_for("now listening for http traffic");
+        let addr = line
+            .split("addr=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        format!("http://{addr}")
     }
 
     fn signal(&self, name: &str) {
@@ -130,7 +150,12 @@ fn failed_initial_load_exits_with_the_diagnostics() {
     )
     .unwrap();
     let out = Command::new(BIN)
-        .args(["run", "config.alloy"])
+        .args([
+            "run",
+            "config.alloy",
+            "--server.http.listen-addr",
+            "127.0.0.1:0",
+        ])
         .current_dir(&dir)
         .env("NO_COLOR", "1")
         .output()
@@ -145,4 +170,127 @@ fn failed_initial_load_exits_with_the_diagnostics() {
         stderr.ends_with("Error: could not perform the initial load successfully\n"),
         "{stderr}"
     );
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+}
+
+/// Status and body of one request.
+fn call(client: &reqwest::blocking::Client, method: reqwest::Method, url: &str) -> (u16, String) {
+    let resp = client.request(method, url).send().expect("request");
+    (resp.status().as_u16(), resp.text().expect("body"))
+}
+
+/// Polls `url` (at most 10 s) until it answers with `status`; returns the body.
+fn poll_until(client: &reqwest::blocking::Client, url: &str, status: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (got, body) = call(client, reqwest::Method::GET, url);
+        if got == status {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} still answers {got} {body:?}, not {status}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn http_reload_applies_edits_and_reports_broken_configs() {
+    let dir = work_dir("http");
+    std::fs::write(dir.join("a.txt"), "a").unwrap();
+    std::fs::write(dir.join("b.txt"), "b").unwrap();
+    let v1 = "local.file \"a\" {\n\tfilename = \"a.txt\"\n}\n";
+    std::fs::write(dir.join("config.alloy"), v1).unwrap();
+    let mut run = Running::start(&dir);
+    let base = run.http_base();
+    run.wait_for("ferroalloy is running");
+    let client = http();
+    let get = |path: &str| call(&client, reqwest::Method::GET, &format!("{base}{path}"));
+    let post = |path: &str| call(&client, reqwest::Method::POST, &format!("{base}{path}"));
+
+    assert_eq!(get("/-/ready"), (200, "Alloy is ready.\n".into()));
+    assert_eq!(
+        get("/-/healthy"),
+        (200, "All Alloy components are healthy.\n".into())
+    );
+
+    // An edit applied through the endpoint. The file watch may reload too; reloads
+    // run one at a time, so either order ends with both components.
+    let v2 = format!("{v1}\nlocal.file \"b\" {{\n\tfilename = \"b.txt\"\n}}\n");
+    std::fs::write(dir.join("config.alloy"), &v2).unwrap();
+    assert_eq!(post("/-/reload"), (200, "config reloaded\n".into()));
+    run.wait_for("started component node=local.file.b");
+
+    // A broken config: 400 with the diagnostic, and the running graph stays.
+    std::fs::write(
+        dir.join("config.alloy"),
+        "local.file \"a\" {\n\tfilename = nope.x\n}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        post("/-/reload"),
+        (
+            400,
+            "config.alloy:2:13: component \"nope.x\" does not exist or is out of scope\n".into()
+        )
+    );
+    assert_eq!(get("/-/ready").0, 200);
+    let (status, metrics) = get("/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("alloy_config_last_load_successful 0\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("alloy_config_hash{sha256=\""), "{metrics}");
+    assert!(metrics.contains("alloy_build_info{"), "{metrics}");
+    // `local.file.b` is still running: it notices its file going away.
+    std::fs::remove_file(dir.join("b.txt")).unwrap();
+    assert_eq!(
+        poll_until(&client, &format!("{base}/-/healthy"), 500),
+        "unhealthy components: local.file\n"
+    );
+    std::fs::write(dir.join("b.txt"), "b again").unwrap();
+    poll_until(&client, &format!("{base}/-/healthy"), 200);
+
+    // Fixed again: the reload succeeds and removes `b`.
+    std::fs::write(dir.join("config.alloy"), v1).unwrap();
+    assert_eq!(get("/-/reload"), (200, "config reloaded\n".into()));
+    run.wait_for("stopped component node=local.file.b");
+    let (_, metrics) = get("/metrics");
+    assert!(
+        metrics.contains("alloy_config_last_load_successful 1\n"),
+        "{metrics}"
+    );
+
+    run.signal("TERM");
+    let status = run.child.wait().expect("exits");
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn run_fails_when_the_listen_address_is_taken() {
+    let dir = work_dir("port_taken");
+    std::fs::write(dir.join("config.alloy"), "").unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(BIN)
+        .args(["run", "config.alloy", "--server.http.listen-addr", &addr])
+        .current_dir(&dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("Error: failed to listen on {addr}: ")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("ferroalloy is running"), "{stderr}");
 }

@@ -4,6 +4,8 @@
 //!
 //! Layers, bottom up: [`source`] reads and parses a configuration, [`refs`] finds the
 //! references in expressions, [`graph`] holds nodes and their dependencies.
+//! [`controller`] runs the graph; [`http`] serves readiness, health, reload and
+//! [`metrics`] on top of it.
 
 pub mod cluster;
 pub mod component;
@@ -12,6 +14,8 @@ pub mod decode;
 pub mod duration;
 pub mod evaluate;
 pub mod graph;
+pub mod http;
+pub mod metrics;
 pub mod module;
 pub mod refs;
 pub mod schema;
