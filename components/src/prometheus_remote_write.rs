@@ -554,6 +554,8 @@ const BACKLOG_GAIN: f64 = 0.2;
 /// A new shard count must differ this much (relatively) to be applied, so the count
 /// does not flap around a boundary.
 const RESHARD_TOLERANCE: f64 = 0.3;
+/// How long a request in flight may still finish after cancellation.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// WAL entries read per blocking read, to bound the memory one read holds.
 const READ_CHUNK: usize = 1000;
 /// How often a position moved only by records with nothing to send is stored.
@@ -732,6 +734,11 @@ impl Component for PrometheusRemoteWrite {
     }
 
     fn health(&self) -> Option<Health> {
+        // Once the queues have stopped, say so: a successor on the same data path
+        // may start without racing this one.
+        if self.receiver.closed.load(Ordering::Acquire) {
+            return Some(Health::new(HealthState::Exited, "stopped"));
+        }
         Some(Health::new(HealthState::Healthy, "started"))
     }
 }
@@ -1030,15 +1037,11 @@ impl Shards {
         Shards { senders, tasks }
     }
 
-    /// Closes the shards' inputs and waits until they have sent what they hold.
-    async fn drain(mut self, cancel: &CancellationToken) {
+    /// Closes the shards' inputs and waits until they stop: once they have sent what
+    /// they hold or, when cancelled, once a request in flight is answered.
+    async fn drain(&mut self) {
         self.senders.clear();
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                next = self.tasks.join_next() => if next.is_none() { return },
-            }
-        }
+        while self.tasks.join_next().await.is_some() {}
     }
 }
 
@@ -1085,9 +1088,9 @@ impl Queue {
         let (mut in_ewma, mut cost_ewma) = (Ewma::default(), Ewma::default());
         let age_limit = self.ep.queue.sample_age_limit.to_std();
 
-        loop {
+        'pump: loop {
             if cancel.is_cancelled() {
-                return;
+                break;
             }
             if last_store.elapsed() >= POSITION_STORE_INTERVAL {
                 tracker.store_if_dirty();
@@ -1115,9 +1118,9 @@ impl Queue {
                 );
                 if want != shard_count && rates.failing.load(Ordering::Relaxed) == 0 {
                     tracing::info!(endpoint = %name, from = shard_count, to = want, "Resharding.");
-                    shards.drain(&cancel).await;
+                    shards.drain().await;
                     if cancel.is_cancelled() {
-                        return;
+                        break;
                     }
                     shard_count = want;
                     shards = Shards::start(shard_count, &ctx, &cancel);
@@ -1139,7 +1142,7 @@ impl Queue {
                         }
                         Err(err) => {
                             tracing::error!(endpoint = %name, error = %err, "The WAL reader failed; the queue stops.");
-                            return;
+                            break;
                         }
                     }
                 }
@@ -1150,7 +1153,7 @@ impl Queue {
             };
             if entries.is_empty() {
                 tokio::select! {
-                    _ = cancel.cancelled() => return,
+                    _ = cancel.cancelled() => break,
                     _ = head_rx.changed() => {}
                     _ = tokio::time::sleep(POSITION_STORE_INTERVAL) => {}
                 }
@@ -1210,10 +1213,10 @@ impl Queue {
                             item.seq = seq;
                             let tx = &shards.senders[shard_of(&item.labels, shard_count)];
                             tokio::select! {
-                                _ = cancel.cancelled() => return,
+                                _ = cancel.cancelled() => break 'pump,
                                 sent = tx.send(item) => if sent.is_err() {
                                     // A shard only exits when cancelled.
-                                    return;
+                                    break 'pump;
                                 },
                             }
                         }
@@ -1221,9 +1224,13 @@ impl Queue {
                 }
             }
         }
+        // Requests in flight finish (within SHUTDOWN_GRACE) and record what they
+        // sent, so a clean restart sends nothing twice; buffered samples stay in the
+        // WAL for the next run.
+        shards.drain().await;
+        tracker.store_if_dirty();
     }
 }
-
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -1308,8 +1315,14 @@ async fn send_batch(ctx: &ShardContext, mut batch: Vec<Item>, cancel: &Cancellat
     let mut body = remote::encode_request(&group(&batch));
     loop {
         let started = Instant::now();
+        // On cancellation a request in flight may still finish for a moment: if
+        // the server took it, recording that avoids sending it again after restart.
+        let grace = async {
+            cancel.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
         let outcome = tokio::select! {
-            _ = cancel.cancelled() => return false,
+            _ = grace => return false,
             outcome = remote::post(&ctx.target, body.clone()) => outcome,
         };
         let n = batch.len() as u64;
