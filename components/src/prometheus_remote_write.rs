@@ -791,9 +791,8 @@ impl PrometheusRemoteWrite {
                     _ = self.reconfigured.notified() => break true,
                     _ = fsync.tick() => {
                         let wal = self.wal.clone();
-                        match tokio::task::spawn_blocking(move || wal.sync()).await {
-                            Ok(Err(err)) => tracing::error!(error = %err, "Failed to fsync the WAL."),
-                            Ok(Ok(())) | Err(_) => {}
+                        if let Ok(Err(err)) = tokio::task::spawn_blocking(move || wal.sync()).await {
+                            tracing::error!(error = %err, "Failed to fsync the WAL.");
                         }
                     }
                     _ = truncate.tick() => {

@@ -132,7 +132,10 @@ fn receiver(c: &Controller, id: &str) -> Receiver {
     Receiver::from_value(&exports.as_object().unwrap()["receiver"]).unwrap()
 }
 
-fn batch(samples: &[(&[(&str, &str)], i64, f64)]) -> Batch {
+/// A sample to append: label pairs, timestamp, value.
+type In<'a> = (&'a [(&'a str, &'a str)], i64, f64);
+
+fn batch(samples: &[In]) -> Batch {
     samples
         .iter()
         .map(|(labels, t, v)| Sample {
@@ -476,5 +479,34 @@ async fn the_receiver_is_stable_across_updates_and_bad_arguments_are_refused() {
         );
         c.shutdown();
     }
+    c.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn samples_older_than_the_age_limit_are_dropped() {
+    let storage = temp_dir("age");
+    let remote = Arc::new(Mutex::new(Remote::default()));
+    let url = remote_server(remote.clone()).await;
+    let c = controller_in(&storage);
+    let src = format!(
+        "prometheus.remote_write \"x\" {{\n  endpoint {{\n    url = \"{url}\"\n    queue_config {{\n      batch_send_deadline = \"20ms\"\n      sample_age_limit = \"1h\"\n    }}\n  }}\n}}\n"
+    );
+    load(&c, &src).await.unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    receiver(&c, ID).0.receive(&batch(&[
+        (&[("__name__", "old")], 1000, 1.0),
+        (&[("__name__", "new")], now, 2.0),
+    ]));
+    eventually("the recent sample to arrive", || {
+        !remote.lock().unwrap().accepted.is_empty()
+    })
+    .await;
+    assert_eq!(
+        remote.lock().unwrap().accepted,
+        [got(&[("__name__", "new")], now, 2.0)]
+    );
     c.shutdown();
 }
