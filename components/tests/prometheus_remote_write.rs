@@ -510,3 +510,62 @@ async fn samples_older_than_the_age_limit_are_dropped() {
     );
     c.shutdown();
 }
+
+/// Set in the child process of the `kill -9` test: the storage path to use.
+const CRASH_CHILD_ENV: &str = "FERROALLOY_RW_CRASH_CHILD";
+
+/// The child of `samples_survive_kill_9`: appends while the endpoint is down, says so
+/// on stdout, then waits to be killed. Does nothing in a normal test run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_child() {
+    let Ok(storage) = std::env::var(CRASH_CHILD_ENV) else {
+        return;
+    };
+    let c = controller_in(Path::new(&storage));
+    load(&c, &config(&std::env::var("DEAD_URL").unwrap(), ""))
+        .await
+        .unwrap();
+    let r = receiver(&c, ID);
+    for t in 1..=20 {
+        r.0.receive(&batch(&[(&[("__name__", "s")], t, t as f64)]));
+    }
+    println!("APPENDED");
+    std::future::pending::<()>().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn samples_survive_kill_9() {
+    use tokio::io::AsyncBufReadExt;
+    let storage = temp_dir("kill9");
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .env(CRASH_CHILD_ENV, &storage)
+        .env("DEAD_URL", dead_url().await)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let appended = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("APPENDED") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(appended, Ok(true), "the child did not append");
+    // SIGKILL: nothing in the child gets to run any more.
+    child.kill().await.unwrap();
+
+    let remote = Arc::new(Mutex::new(Remote::default()));
+    let url = remote_server(remote.clone()).await;
+    let c = controller_in(&storage);
+    load(&c, &config(&url, "")).await.unwrap();
+    let mut want: Vec<i64> = (1..=20).collect();
+    want.push(100);
+    assert_eq!(append_and_wait_for_marker(&c, &remote, 100).await, want);
+    c.shutdown();
+}
