@@ -24,6 +24,10 @@ pub fn registry() -> Registry {
             "local.file",
             Stability::GenerallyAvailable,
         ),
+        Registration::of::<crate::prometheus_remote_write::PrometheusRemoteWrite>(
+            "prometheus.remote_write",
+            GA,
+        ),
         Registration::of::<crate::remote_http::RemoteHttp>(
             "remote.http",
             Stability::GenerallyAvailable,

@@ -4,6 +4,9 @@
 //! A scrape produces one [`Batch`] per target and scrape; receivers get it by
 //! reference-counted pointer, so fan-out to several receivers copies no label set.
 
+pub mod remote;
+pub mod wal;
+
 use alloy_syntax::value::{Capsule, HostValue, Value, ValueError};
 use std::fmt;
 use std::sync::Arc;
