@@ -1,10 +1,12 @@
 //! Components and their registry: one file per component, and [`registry::registry`]
 //! listing them all for the CLI to hand to the runtime.
 
+pub mod discovery_relabel;
 pub mod http_client;
 pub mod local_file;
 pub mod module_file;
 pub mod prometheus;
+pub mod prometheus_relabel;
 pub mod registry;
 pub mod remote_http;
 pub mod string_source;

@@ -19,10 +19,12 @@ fn with_schema(reg: Registration, schema: &'static alloy_runtime::schema::Schema
 /// The registry of all built-in components.
 pub fn registry() -> Registry {
     Registry::new([
+        Registration::of::<crate::discovery_relabel::DiscoveryRelabel>("discovery.relabel", GA),
         Registration::of::<crate::local_file::LocalFile>(
             "local.file",
             Stability::GenerallyAvailable,
         ),
+        Registration::of::<crate::prometheus_relabel::PrometheusRelabel>("prometheus.relabel", GA),
         Registration::of::<crate::remote_http::RemoteHttp>(
             "remote.http",
             Stability::GenerallyAvailable,
