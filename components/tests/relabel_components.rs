@@ -77,7 +77,10 @@ discovery.relabel "second" {
         ("host", "a"),
         ("job", "api"),
     ]);
-    assert_eq!(output(&c, "discovery.relabel.first"), [want.clone()]);
+    assert_eq!(
+        output(&c, "discovery.relabel.first"),
+        std::slice::from_ref(&want)
+    );
     let mut second = want;
     second.insert("stage".into(), "two".into());
     assert_eq!(output(&c, "discovery.relabel.second"), [second]);

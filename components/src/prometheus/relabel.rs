@@ -380,7 +380,7 @@ fn group_flags(chars: &[char], i: usize, out: &mut String) -> Result<usize, GoRe
             'i' | 'm' | 's' | 'U' if seen_minus => flags_after = true,
             'i' | 'm' | 's' | 'U' => flags_before = true,
             '-' if !seen_minus => seen_minus = true,
-            ':' | ')' if (flags_before || flags_after) && (!seen_minus || flags_after) => {
+            ':' | ')' if flags_after || (flags_before && !seen_minus) => {
                 out.push_str(&text());
                 return Ok(j + 1);
             }
@@ -977,13 +977,13 @@ fn apply_to_value(rule: &Rule, lb: &mut LabelBuilder, val: &str) -> bool {
             let mut locs = rule.regex.re.capture_locations();
             for l in &snapshot {
                 match rule.action {
-                    Action::LabelMap => {
-                        if rule.regex.re.captures_read(&mut locs, &l.name).is_some() {
-                            // The regex is anchored, so Go's ReplaceAllString makes exactly
-                            // one replacement: the expanded template.
-                            let name = expand(&rule.regex.re, &rule.replacement, &l.name, &locs);
-                            lb.set(name.into(), l.value.clone());
-                        }
+                    // The regex is anchored, so Go's ReplaceAllString makes exactly one
+                    // replacement: the expanded template.
+                    Action::LabelMap
+                        if rule.regex.re.captures_read(&mut locs, &l.name).is_some() =>
+                    {
+                        let name = expand(&rule.regex.re, &rule.replacement, &l.name, &locs);
+                        lb.set(name.into(), l.value.clone());
                     }
                     Action::LabelDrop if rule.regex.is_match(&l.name) => lb.del(&l.name),
                     Action::LabelKeep if !rule.regex.is_match(&l.name) => lb.del(&l.name),
@@ -1323,7 +1323,7 @@ mod tests {
     fn hashmod_uses_the_last_eight_digest_bytes() {
         // md5("foo") = acbd18db4cc2f85cedef654fccc4a4d8; the last 8 bytes are
         // 0xedef654fccc4a4d8 = 17145033699835028696.
-        assert_eq!(hashmod("foo", u64::MAX), 17145033699835028696 % u64::MAX);
+        assert_eq!(hashmod("foo", u64::MAX), 17145033699835028696);
         assert_eq!(hashmod("foo", 1000), 696);
     }
 
