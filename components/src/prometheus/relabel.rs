@@ -1281,6 +1281,29 @@ mod tests {
     }
 
     #[test]
+    fn translation_never_panics_on_short_patterns() {
+        // Every 1-2 character pattern over the characters the translator treats
+        // specially, and 3-character ones opening an escape, class, group or count:
+        // each must compile or give an error, never panic.
+        let alphabet: Vec<char> = r"\[](){}?*+|^$:-P<>1a0QEdx,~&i".chars().collect();
+        let mut pattern = String::new();
+        for a in &alphabet {
+            for b in &alphabet {
+                for len in 1..=2 {
+                    pattern.clear();
+                    pattern.extend([*a, *b].iter().take(len));
+                    let _ = Regex::new(&pattern);
+                }
+                for open in ['\\', '[', '(', '{'] {
+                    pattern.clear();
+                    pattern.extend([open, *a, *b]);
+                    let _ = Regex::new(&pattern);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn expansion_follows_go() {
         let re = regex::Regex::new("^(?s:(?P<first>a)(b)?(c))$").unwrap();
         let mut locs = re.capture_locations();
