@@ -3,10 +3,12 @@
 
 pub mod alloy_seed;
 pub mod discovery_http;
+pub mod discovery_relabel;
 pub mod http_client;
 pub mod local_file;
 pub mod module_file;
 pub mod prometheus;
+pub mod prometheus_relabel;
 pub mod prometheus_remote_write;
 pub mod registry;
 pub mod remote_http;

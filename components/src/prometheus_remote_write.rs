@@ -26,6 +26,7 @@
 
 use crate::alloy_seed;
 use crate::http_client::HttpClientArgs;
+use crate::prometheus::relabel;
 use crate::prometheus::remote::{self, Outcome, Target};
 use crate::prometheus::wal::{self, Entry, Position, Wal, WalOptions};
 use crate::prometheus::{Batch, Labels, MetricsReceiver, Receiver};
@@ -49,21 +50,6 @@ use tokio_util::sync::CancellationToken;
 
 // ---------------------------------------------------------------------------------
 // Arguments
-
-static RELABEL_RULE: Schema = Schema {
-    label: LabelRule::Forbidden,
-    attrs: &[
-        attr!("source_labels", Ty::Array(&Ty::String)),
-        attr!("separator", Ty::String),
-        attr!("regex", Ty::String),
-        attr!("modulus", Ty::Uint),
-        attr!("target_label", Ty::String),
-        attr!("replacement", Ty::String),
-        attr!("action", Ty::String),
-    ],
-    blocks: &[],
-    free_form: false,
-};
 
 static QUEUE_CONFIG: Schema = Schema {
     label: LabelRule::Forbidden,
@@ -130,7 +116,7 @@ const ENDPOINT_OWN_BLOCKS: [BlockSpec; 3] = [
     },
     BlockSpec {
         name: "write_relabel_config",
-        schema: &RELABEL_RULE,
+        schema: &relabel::RULE_SCHEMA,
         required: false,
         repeat: Repeat::Many,
     },
@@ -202,7 +188,7 @@ pub struct EndpointArgs {
     pub queue: QueueConfig,
     pub metadata: MetadataConfig,
     /// `write_relabel_config` rules, applied after external labels.
-    pub write_relabel: Vec<RelabelRule>,
+    pub write_relabel: Vec<relabel::Rule>,
 }
 
 /// `queue_config`.
@@ -257,18 +243,6 @@ impl Default for MetadataConfig {
             max_samples_per_send: 2000,
         }
     }
-}
-
-/// A relabel rule (`write_relabel_config`), kept as data for the relabel engine.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RelabelRule {
-    pub source_labels: Vec<String>,
-    pub separator: String,
-    pub regex: String,
-    pub modulus: Option<u64>,
-    pub target_label: Option<String>,
-    pub replacement: String,
-    pub action: String,
 }
 
 /// The `wal` block.
@@ -352,20 +326,6 @@ impl QueueConfig {
     }
 }
 
-impl RelabelRule {
-    fn decode(d: &Decoder) -> Result<RelabelRule, Diagnostic> {
-        Ok(RelabelRule {
-            source_labels: d.attr_or("source_labels", Vec::new())?,
-            separator: d.attr_or("separator", ";".to_string())?,
-            regex: d.attr_or("regex", "(.*)".to_string())?,
-            modulus: d.attr("modulus")?,
-            target_label: d.attr("target_label")?,
-            replacement: d.attr_or("replacement", "$1".to_string())?,
-            action: d.attr_or("action", "replace".to_string())?,
-        })
-    }
-}
-
 impl EndpointArgs {
     fn decode(d: &Decoder) -> Result<EndpointArgs, Diagnostic> {
         let url: String = d.required("url")?;
@@ -434,10 +394,7 @@ impl EndpointArgs {
                     }
                 }
             },
-            write_relabel: d
-                .blocks("write_relabel_config")
-                .map(|r| RelabelRule::decode(&r))
-                .collect::<Result<_, _>>()?,
+            write_relabel: relabel::decode_rules(d, "write_relabel_config")?,
         };
         ep.name = match d.attr::<String>("name")? {
             Some(name) if !name.is_empty() => name,
@@ -497,17 +454,13 @@ impl Arguments for RemoteWriteArgs {
     }
 }
 
-/// The `write_relabel_config` hook: the series' labels after the endpoint's rules, or
-/// `None` when a rule drops the series. Only the empty rule list is supported until
-/// the relabel engine lands; build and update refuse other lists through this.
-pub fn apply_write_relabel(
-    rules: &[RelabelRule],
-    labels: Labels,
-) -> Result<Option<Labels>, String> {
+/// The `write_relabel_config` rules applied to a series (after external labels):
+/// its labels, or `None` when a rule drops it.
+pub fn apply_write_relabel(rules: &[relabel::Rule], labels: Labels) -> Option<Labels> {
     if rules.is_empty() {
-        return Ok(Some(labels));
+        return Some(labels);
     }
-    Err("write_relabel_config is not supported yet".to_string())
+    relabel::process_labels(&labels, rules)
 }
 
 /// `labels` plus the external labels it does not have.
@@ -643,15 +596,9 @@ fn init_positions(wal: &Wal, endpoints: &[EndpointArgs]) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks what decoding cannot: clients build and relabel rules are supported.
+/// Checks what decoding cannot: every endpoint's client builds.
 fn prepare(args: &RemoteWriteArgs) -> Result<Vec<reqwest::Client>, String> {
-    args.endpoints
-        .iter()
-        .map(|ep| {
-            apply_write_relabel(&ep.write_relabel, Labels::default())?;
-            ep.client.build()
-        })
-        .collect()
+    args.endpoints.iter().map(|ep| ep.client.build()).collect()
 }
 
 impl PrometheusRemoteWrite {
@@ -1186,7 +1133,6 @@ impl Queue {
                                         &self.ep.write_relabel,
                                         with_external(l, &self.external),
                                     )
-                                    .unwrap_or(None)
                                 })
                                 .clone();
                             let Some(final_labels) = final_labels else {
@@ -1447,21 +1393,26 @@ mod tests {
     }
 
     #[test]
-    fn the_write_relabel_hook_passes_series_through_without_rules() {
-        let l = Labels::from_pairs([("a", "b")]);
-        assert_eq!(apply_write_relabel(&[], l.clone()), Ok(Some(l)));
-        let rule = RelabelRule {
-            source_labels: vec![],
-            separator: ";".into(),
-            regex: "(.*)".into(),
-            modulus: None,
-            target_label: None,
-            replacement: "$1".into(),
+    fn write_relabel_rules_rewrite_and_drop_series() {
+        let l = Labels::from_pairs([("__name__", "up"), ("job", "a")]);
+        assert_eq!(apply_write_relabel(&[], l.clone()), Some(l.clone()));
+        let drop = relabel::Rule::new(relabel::RuleConfig {
+            source_labels: Some(vec!["job".into()]),
+            regex: "a".into(),
             action: "drop".into(),
-        };
+            ..relabel::RuleConfig::default()
+        })
+        .unwrap();
+        assert_eq!(apply_write_relabel(&[drop], l.clone()), None);
+        let rename = relabel::Rule::new(relabel::RuleConfig {
+            source_labels: Some(vec!["job".into()]),
+            target_label: "team".into(),
+            ..relabel::RuleConfig::default()
+        })
+        .unwrap();
         assert_eq!(
-            apply_write_relabel(&[rule], Labels::default()),
-            Err("write_relabel_config is not supported yet".to_string())
+            apply_write_relabel(&[rename], l).map(|l| l.get("team").map(str::to_string)),
+            Some(Some("a".to_string()))
         );
     }
 }

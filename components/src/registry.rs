@@ -20,6 +20,7 @@ fn with_schema(reg: Registration, schema: &'static alloy_runtime::schema::Schema
 pub fn registry() -> Registry {
     Registry::new([
         Registration::of::<crate::discovery_http::DiscoveryHttp>("discovery.http", GA),
+        Registration::of::<crate::discovery_relabel::DiscoveryRelabel>("discovery.relabel", GA),
         Registration::of::<crate::local_file::LocalFile>(
             "local.file",
             Stability::GenerallyAvailable,
@@ -28,6 +29,7 @@ pub fn registry() -> Registry {
             "prometheus.remote_write",
             GA,
         ),
+        Registration::of::<crate::prometheus_relabel::PrometheusRelabel>("prometheus.relabel", GA),
         Registration::of::<crate::remote_http::RemoteHttp>(
             "remote.http",
             Stability::GenerallyAvailable,

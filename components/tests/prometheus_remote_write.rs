@@ -454,8 +454,8 @@ async fn the_receiver_is_stable_across_updates_and_bad_arguments_are_refused() {
             "protobuf_message \"io.prometheus.write.v2.Request\" (remote write 2.0) is not supported by ferroalloy yet; use \"prometheus.WriteRequest\"",
         ),
         (
-            "endpoint {\n  url = \"http://a/\"\n  write_relabel_config {\n    action = \"drop\"\n  }\n}",
-            "Failed to build component: write_relabel_config is not supported yet",
+            "endpoint {\n  url = \"http://a/\"\n  write_relabel_config {\n    action = \"hashmod\"\n    target_label = \"shard\"\n  }\n}",
+            "relabel configuration for hashmod requires non-zero modulus",
         ),
         (
             "endpoint {\n  url = \"http://a/\"\n  headers = { \"User-Agent\" = \"me\" }\n}",

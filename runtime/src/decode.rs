@@ -268,6 +268,17 @@ impl<'b> Decoder<'b> {
         Diagnostic::error(CODE_DECODE, self.file, span, message)
     }
 
+    /// The span of the whole block, where checks across several attributes point.
+    pub fn span(&self) -> Span {
+        self.body.span
+    }
+
+    /// Whether attribute `name` is set, for rules that care about presence rather
+    /// than value (a field "set to its default" still counts as set).
+    pub fn has(&self, name: &str) -> bool {
+        self.body.attrs.iter().any(|a| a.name == name)
+    }
+
     /// The span of attribute `name`'s value, or of the whole body.
     pub fn span_of(&self, name: &str) -> Span {
         self.body

@@ -11,8 +11,10 @@ use alloy_syntax::value::{Capsule, HostValue, Value, ValueError};
 use std::fmt;
 use std::sync::Arc;
 
+pub mod relabel;
+
 /// One label.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Label {
     pub name: Arc<str>,
     pub value: Arc<str>,
@@ -48,6 +50,22 @@ impl Labels {
         }
         out.retain(|l| !l.value.is_empty());
         Labels(out.into())
+    }
+
+    /// A label set from labels already sorted by name, with unique names and no empty
+    /// values: what a label builder produces, so nothing is sorted twice.
+    pub fn from_sorted(labels: Vec<Label>) -> Labels {
+        debug_assert!(labels.windows(2).all(|w| w[0].name < w[1].name));
+        Labels(labels.into())
+    }
+
+    /// Whether both are the same allocation: a cheap "certainly unchanged" test.
+    pub fn ptr_eq(&self, other: &Labels) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    pub fn as_slice(&self) -> &[Label] {
+        &self.0
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Label> {
