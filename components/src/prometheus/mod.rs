@@ -8,6 +8,8 @@ use alloy_syntax::value::{Capsule, HostValue, Value, ValueError};
 use std::fmt;
 use std::sync::Arc;
 
+pub mod exposition;
+
 /// One label.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Label {
