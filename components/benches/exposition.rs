@@ -18,7 +18,9 @@ fn node_exporter_body(series: usize, om: bool) -> String {
         writeln!(out, "# HELP {name} Seconds the CPUs spent in each mode.").unwrap();
         writeln!(out, "# TYPE {name} counter").unwrap();
         for cpu in 0..8 {
-            for mode in ["idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user"] {
+            for mode in [
+                "idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user",
+            ] {
                 writeln!(
                     out,
                     "{name}{total}{{cpu=\"{cpu}\",mode=\"{mode}\"}} {}.{:02}",
@@ -30,7 +32,11 @@ fn node_exporter_body(series: usize, om: bool) -> String {
             }
         }
         let name = format!("node_filesystem_avail_bytes_{family}");
-        writeln!(out, "# HELP {name} Filesystem space available to non-root users in bytes.").unwrap();
+        writeln!(
+            out,
+            "# HELP {name} Filesystem space available to non-root users in bytes."
+        )
+        .unwrap();
         writeln!(out, "# TYPE {name} gauge").unwrap();
         for dev in 0..16 {
             writeln!(
@@ -44,7 +50,9 @@ fn node_exporter_body(series: usize, om: bool) -> String {
         let name = format!("http_request_duration_seconds_{family}");
         writeln!(out, "# HELP {name} Request latency.").unwrap();
         writeln!(out, "# TYPE {name} histogram").unwrap();
-        for le in ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "+Inf"] {
+        for le in [
+            "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "+Inf",
+        ] {
             writeln!(out, "{name}_bucket{{handler=\"/api\",le=\"{le}\"}} {n}").unwrap();
             n += 1;
         }

@@ -637,8 +637,7 @@ macro_rules! table {
 
 /// `{M}` and `{M}|{D}`: metric names may hold colons, label names may not.
 const METRIC_START: [bool; 256] = table!(|c| c.is_ascii_alphabetic() || c == b'_' || c == b':');
-const METRIC_CHAR: [bool; 256] =
-    table!(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':');
+const METRIC_CHAR: [bool; 256] = table!(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':');
 const LABEL_START: [bool; 256] = table!(|c| c.is_ascii_alphabetic() || c == b'_');
 const LABEL_CHAR: [bool; 256] = table!(|c| c.is_ascii_alphanumeric() || c == b'_');
 /// `[^{ \t\n]`, minus NUL, which the generated lexer never accepts in a value.
@@ -1104,12 +1103,8 @@ impl<'a> Parser<'a> {
     }
 
     fn str_at(&self, from: usize, to: usize) -> Result<&'a str, String> {
-        std::str::from_utf8(&self.b[from..to]).map_err(|_| {
-            format!(
-                "invalid UTF-8 name: {}",
-                go_quote_bytes(&self.b[from..to])
-            )
-        })
+        std::str::from_utf8(&self.b[from..to])
+            .map_err(|_| format!("invalid UTF-8 name: {}", go_quote_bytes(&self.b[from..to])))
     }
 
     fn next_entry(&mut self) -> Result<Option<Entry<'a>>, String> {
@@ -1225,11 +1220,11 @@ impl<'a> Parser<'a> {
             _ => {
                 let unit = std::str::from_utf8(text).unwrap_or("\u{fffd}");
                 let m = &*metric;
-                if !unit.is_empty()
-                    && !(m.len() > unit.len()
+                let unit_ok = unit.is_empty()
+                    || (m.len() > unit.len()
                         && m.ends_with(unit)
-                        && m.as_bytes()[m.len() - unit.len() - 1] == b'_')
-                {
+                        && m.as_bytes()[m.len() - unit.len() - 1] == b'_');
+                if !unit_ok {
                     return Err(format!(
                         "unit {} not a suffix of metric {}",
                         go_quote_bytes(text),
@@ -1261,7 +1256,10 @@ impl<'a> Parser<'a> {
             t2 = self.next_token();
         }
         let Some((ns, ne)) = name else {
-            return Err(format!("metric name not set while parsing: {}", self.so_far()));
+            return Err(format!(
+                "metric name not set while parsing: {}",
+                self.so_far()
+            ));
         };
         let value = self.float_value(t2, "metric")?;
         let mut timestamp_ms = None;
@@ -1478,7 +1476,10 @@ impl<'a> Parser<'a> {
             }
             let label = &self.b[ns..ne];
             if std::str::from_utf8(label).is_err() {
-                return Err(format!("invalid UTF-8 label name: {}", go_quote_bytes(label)));
+                return Err(format!(
+                    "invalid UTF-8 label name: {}",
+                    go_quote_bytes(label)
+                ));
             }
             if !exemplar {
                 if same_name(label, b"__name__") {
@@ -1612,7 +1613,10 @@ pub fn is_series_part_of_family(name: &str, family: &str, kind: MetricKind) -> b
         MetricKind::Histogram => (family, cut(&["_bucket", "_sum", "_count", "_created"])),
         MetricKind::GaugeHistogram => (family, cut(&["_bucket", "_gsum", "_gcount"])),
         MetricKind::Summary => (family, cut(&["_sum", "_count", "_created"])),
-        MetricKind::Info => (family.strip_suffix("_info").unwrap_or(family), cut(&["_info"])),
+        MetricKind::Info => (
+            family.strip_suffix("_info").unwrap_or(family),
+            cut(&["_info"]),
+        ),
         _ => (family, name),
     };
     family == got
@@ -1650,7 +1654,11 @@ fn go_parse_float(s: &str, hex: bool) -> Result<f64, FloatError> {
     };
     let lower = body.to_ascii_lowercase();
     if lower == "inf" || lower == "infinity" {
-        return Ok(if neg { f64::NEG_INFINITY } else { f64::INFINITY });
+        return Ok(if neg {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
     }
     if lower == "nan" && body.len() == s.len() {
         return Ok(f64::NAN);

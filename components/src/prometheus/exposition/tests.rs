@@ -221,7 +221,10 @@ fn content_type_selects_the_parser_as_prometheus_does() {
     let text = Some(Format::PrometheusText);
     let pick = |ct: &str, fb| select_format(ct, fb).map(|s| (s.format, s.warning.is_some()));
     assert_eq!(
-        pick("application/openmetrics-text; version=1.0.0; charset=utf-8", text),
+        pick(
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            text
+        ),
         Ok((Format::OpenMetricsText, false))
     );
     assert_eq!(
@@ -233,9 +236,18 @@ fn content_type_selects_the_parser_as_prometheus_does() {
         Ok((Format::PrometheusProto, false))
     );
     assert_eq!(pick("", text), Ok((Format::PrometheusText, true)));
-    assert_eq!(pick("application/json", text), Ok((Format::PrometheusText, true)));
-    assert_eq!(pick("text/plain; a=1; a=2", text), Ok((Format::PrometheusText, true)));
-    assert_eq!(pick("text/plain;", None), Ok((Format::PrometheusText, false)));
+    assert_eq!(
+        pick("application/json", text),
+        Ok((Format::PrometheusText, true))
+    );
+    assert_eq!(
+        pick("text/plain; a=1; a=2", text),
+        Ok((Format::PrometheusText, true))
+    );
+    assert_eq!(
+        pick("text/plain;", None),
+        Ok((Format::PrometheusText, false))
+    );
     assert_eq!(pick("text/", text), Ok((Format::PrometheusText, true)));
     assert_eq!(
         select_format("", None).unwrap_err(),
