@@ -2,105 +2,10 @@
 //! SIGHUP and on `/-/reload`, a broken reload that keeps the old graph, readiness and
 //! health over HTTP, and a clean stop on SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ferroalloy");
-
-fn work_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("cli_run")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
-}
-
-/// A running `ferroalloy run` whose stderr lines arrive on a channel.
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Running {
-    fn start(dir: &Path) -> Running {
-        let mut child = Command::new(BIN)
-            // Port 0: tests run in parallel, and the default port may be in use.
-            .args([
-                "run",
-                "config.alloy",
-                "--storage.path",
-                "data",
-                "--server.http.listen-addr",
-                "127.0.0.1:0",
-            ])
-            .current_dir(dir)
-            .env("NO_COLOR", "1")
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("binary starts");
-        let stderr = child.stderr.take().expect("piped");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Running {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits (at most 10 s) for a stderr line containing `needle` and returns it.
-    fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let found = line.contains(needle);
-                    self.seen.push(line.clone());
-                    if found {
-                        return line;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        let _ = self.child.kill();
-        panic!(
-            "no line with {needle:?}; stderr so far:\n{}",
-            self.seen.join("\n")
-        );
-    }
-
-    /// The HTTP base URL, from the log line that names the bound address.
-    fn http_base(&mut self) -> String {
-        let line = self.wait_for("now listening for http traffic");
-        let addr = line
-            .split("addr=")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        format!("http://{addr}")
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-}
+use std::process::Command;
+use support::{call, http, poll_until, work_dir, Running, BIN};
 
 #[test]
 fn reloads_on_change_and_sighup_and_stops_on_sigterm() {
@@ -170,35 +75,6 @@ fn failed_initial_load_exits_with_the_diagnostics() {
         stderr.ends_with("Error: could not perform the initial load successfully\n"),
         "{stderr}"
     );
-}
-
-fn http() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client")
-}
-
-/// Status and body of one request.
-fn call(client: &reqwest::blocking::Client, method: reqwest::Method, url: &str) -> (u16, String) {
-    let resp = client.request(method, url).send().expect("request");
-    (resp.status().as_u16(), resp.text().expect("body"))
-}
-
-/// Polls `url` (at most 10 s) until it answers with `status`; returns the body.
-fn poll_until(client: &reqwest::blocking::Client, url: &str, status: u16) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (got, body) = call(client, reqwest::Method::GET, url);
-        if got == status {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{url} still answers {got} {body:?}, not {status}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

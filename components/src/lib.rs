@@ -10,6 +10,7 @@ pub mod module_file;
 pub mod prometheus;
 pub mod prometheus_relabel;
 pub mod prometheus_remote_write;
+pub mod prometheus_scrape;
 pub mod registry;
 pub mod remote_http;
 pub mod string_source;

@@ -29,6 +29,7 @@ pub fn registry() -> Registry {
             "prometheus.remote_write",
             GA,
         ),
+        Registration::of::<crate::prometheus_scrape::PrometheusScrape>("prometheus.scrape", GA),
         Registration::of::<crate::prometheus_relabel::PrometheusRelabel>("prometheus.relabel", GA),
         Registration::of::<crate::remote_http::RemoteHttp>(
             "remote.http",

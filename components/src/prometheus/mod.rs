@@ -11,6 +11,7 @@ use alloy_syntax::value::{Capsule, HostValue, Value, ValueError};
 use std::fmt;
 use std::sync::Arc;
 
+pub mod exposition;
 pub mod relabel;
 
 /// One label.

@@ -1,0 +1,838 @@
+//! `prometheus.scrape` (COMPONENTS.md §5): turns targets into scrape loops, one per
+//! target, each scraping on a stable offset within its interval, attaching target
+//! labels to what it scrapes, writing the report series and staleness markers, and
+//! handing every scrape to `forward_to` as one batch.
+
+use crate::http_client::HttpClientArgs;
+use crate::prometheus::exposition::{
+    accept_header, select_format, Entry, Format, Parser, ScrapeProtocol,
+};
+use crate::prometheus::{fan_out, Batch, Labels, Receiver, Sample, STALE_NAN_BITS};
+use alloy_runtime::component::{Arguments, BoxFuture, Component, Health, HealthState, Options};
+use alloy_runtime::decode::Decoder;
+use alloy_runtime::duration::GoDuration;
+use alloy_runtime::schema::{
+    attr, concat, Attr, BlockSpec, LabelRule, Repeat, Schema, Ty, HTTP_CLIENT_ATTRS,
+    HTTP_CLIENT_BLOCK_SPECS,
+};
+use alloy_syntax::Diagnostic;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio_util::sync::CancellationToken;
+
+const OWN_ATTRS: [Attr; 28] = [
+    attr!("targets", Ty::Array(&Ty::Map(&Ty::String)), required),
+    attr!(
+        "forward_to",
+        Ty::Array(&Ty::Capsule("storage.Appendable")),
+        required
+    ),
+    attr!("job_name", Ty::String),
+    attr!("scrape_interval", Ty::Duration),
+    attr!("scrape_timeout", Ty::Duration),
+    attr!("metrics_path", Ty::String),
+    attr!("scheme", Ty::String),
+    attr!("params", Ty::Map(&Ty::Array(&Ty::String))),
+    attr!("honor_labels", Ty::Bool),
+    attr!("honor_timestamps", Ty::Bool),
+    attr!("track_timestamps_staleness", Ty::Bool),
+    attr!("body_size_limit", Ty::String),
+    attr!("sample_limit", Ty::Uint),
+    attr!("target_limit", Ty::Uint),
+    attr!("label_limit", Ty::Uint),
+    attr!("label_name_length_limit", Ty::Uint),
+    attr!("label_value_length_limit", Ty::Uint),
+    attr!("scrape_protocols", Ty::Array(&Ty::String)),
+    attr!("scrape_fallback_protocol", Ty::String),
+    attr!("scrape_native_histograms", Ty::Bool),
+    attr!("scrape_classic_histograms", Ty::Bool),
+    attr!("convert_classic_histograms_to_nhcb", Ty::Bool),
+    attr!("enable_compression", Ty::Bool),
+    attr!("enable_protobuf_negotiation", Ty::Bool),
+    attr!("extra_metrics", Ty::Bool),
+    attr!("metric_name_validation_scheme", Ty::String),
+    attr!("metric_name_escaping_scheme", Ty::String),
+    attr!("scrape_failure_log_file", Ty::String),
+];
+
+const OWN_BLOCKS: [BlockSpec; 1] = [BlockSpec {
+    name: "clustering",
+    schema: &Schema {
+        label: LabelRule::Forbidden,
+        attrs: &[attr!("enabled", Ty::Bool, required)],
+        blocks: &[],
+        free_form: false,
+    },
+    required: false,
+    repeat: Repeat::Once,
+}];
+
+static SCHEMA: Schema = Schema {
+    label: LabelRule::Ignored,
+    attrs: &concat::<Attr, { OWN_ATTRS.len() + HTTP_CLIENT_ATTRS.len() }>(
+        &OWN_ATTRS,
+        &HTTP_CLIENT_ATTRS,
+    ),
+    blocks: &concat::<BlockSpec, { OWN_BLOCKS.len() + HTTP_CLIENT_BLOCK_SPECS.len() }>(
+        &OWN_BLOCKS,
+        &HTTP_CLIENT_BLOCK_SPECS,
+    ),
+    free_form: false,
+};
+
+/// Upstream's default protocol preference.
+const DEFAULT_PROTOCOLS: [&str; 4] = [
+    "OpenMetricsText1.0.0",
+    "OpenMetricsText0.0.1",
+    "PrometheusText1.0.0",
+    "PrometheusText0.0.4",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrapeArgs {
+    pub targets: Vec<BTreeMap<String, String>>,
+    pub forward_to: Vec<Receiver>,
+    pub job_name: Option<String>,
+    pub scrape_interval: GoDuration,
+    pub scrape_timeout: GoDuration,
+    pub metrics_path: String,
+    pub scheme: String,
+    pub params: BTreeMap<String, Vec<String>>,
+    pub honor_labels: bool,
+    pub honor_timestamps: bool,
+    pub track_timestamps_staleness: bool,
+    pub body_size_limit: u64,
+    pub sample_limit: u64,
+    pub label_limit: u64,
+    pub label_name_length_limit: u64,
+    pub label_value_length_limit: u64,
+    pub accept: String,
+    pub fallback: Option<Format>,
+    pub enable_compression: bool,
+    pub extra_metrics: bool,
+    /// Accepted; a no-op until the process is clustered (COMPONENTS.md §5.6).
+    pub clustering: bool,
+    pub client: HttpClientArgs,
+}
+
+/// Parses `body_size_limit`: a byte count with an optional unit (`10MB`, `1GiB`, as
+/// Alloy's units.Base2Bytes: KB/MB/GB are powers of 1024 too).
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid byte size {text:?}"))?;
+    let mult: u64 = match unit {
+        "" | "B" => 1,
+        "KB" | "KiB" | "K" => 1 << 10,
+        "MB" | "MiB" | "M" => 1 << 20,
+        "GB" | "GiB" | "G" => 1 << 30,
+        "TB" | "TiB" | "T" => 1 << 40,
+        _ => return Err(format!("invalid byte size {text:?}")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("byte size {text:?} is too large"))
+}
+
+impl Arguments for ScrapeArgs {
+    fn schema() -> &'static Schema {
+        &SCHEMA
+    }
+
+    fn decode(d: &Decoder) -> Result<Self, Diagnostic> {
+        let scrape_interval = d.attr_or("scrape_interval", GoDuration::from_secs(60))?;
+        let scrape_timeout = d.attr_or("scrape_timeout", GoDuration::from_secs(10))?;
+        if scrape_interval.nanos() <= 0 {
+            return Err(d.error(
+                d.span_of("scrape_interval"),
+                "scrape_interval must be greater than 0",
+            ));
+        }
+        if scrape_timeout > scrape_interval {
+            return Err(d.error(
+                d.span_of("scrape_timeout"),
+                format!(
+                    "scrape_timeout ({scrape_timeout}) greater than scrape_interval ({scrape_interval})"
+                ),
+            ));
+        }
+        let scheme: String = d.attr_or("scheme", "http".to_string())?;
+        if scheme != "http" && scheme != "https" {
+            return Err(d.error(
+                d.span_of("scheme"),
+                format!("invalid scheme {scheme:?}, expected http or https"),
+            ));
+        }
+        let names: Vec<String> = d.attr_or(
+            "scrape_protocols",
+            DEFAULT_PROTOCOLS.iter().map(|s| s.to_string()).collect(),
+        )?;
+        let mut protocols = Vec::with_capacity(names.len());
+        for name in &names {
+            match ScrapeProtocol::from_name(name) {
+                Some(p) => protocols.push(p),
+                None => {
+                    return Err(d.error(
+                        d.span_of("scrape_protocols"),
+                        format!("unknown scrape protocol {name:?}"),
+                    ))
+                }
+            }
+        }
+        let fallback: String =
+            d.attr_or("scrape_fallback_protocol", "PrometheusText0.0.4".into())?;
+        let fallback = match fallback.as_str() {
+            "" => None,
+            name => match ScrapeProtocol::from_name(name) {
+                Some(p) => Some(p.format()),
+                None => {
+                    return Err(d.error(
+                        d.span_of("scrape_fallback_protocol"),
+                        format!("unknown scrape fallback protocol {name:?}"),
+                    ))
+                }
+            },
+        };
+        let body_size_limit = match d.attr::<String>("body_size_limit")? {
+            Some(text) => {
+                parse_bytes(&text).map_err(|e| d.error(d.span_of("body_size_limit"), e))?
+            }
+            None => 0,
+        };
+        for unsupported in [
+            "scrape_native_histograms",
+            "convert_classic_histograms_to_nhcb",
+        ] {
+            if d.attr_or(unsupported, false)? {
+                return Err(d.error(
+                    d.span_of(unsupported),
+                    format!("{unsupported} is not supported by ferroalloy yet"),
+                ));
+            }
+        }
+        if !protocols.is_empty()
+            && protocols
+                .iter()
+                .all(|p| *p == ScrapeProtocol::PrometheusProto)
+        {
+            return Err(d.error(
+                d.span_of("scrape_protocols"),
+                "the protobuf scrape protocol is not supported by ferroalloy yet; add a text protocol",
+            ));
+        }
+        let clustering = match d.block("clustering") {
+            Some(b) => b.required("enabled")?,
+            None => false,
+        };
+        Ok(ScrapeArgs {
+            targets: d.required("targets")?,
+            forward_to: d.required("forward_to")?,
+            job_name: d.attr("job_name")?,
+            scrape_interval,
+            scrape_timeout,
+            metrics_path: d.attr_or("metrics_path", "/metrics".to_string())?,
+            scheme,
+            params: d.attr_or("params", BTreeMap::new())?,
+            honor_labels: d.attr_or("honor_labels", false)?,
+            honor_timestamps: d.attr_or("honor_timestamps", true)?,
+            track_timestamps_staleness: d.attr_or("track_timestamps_staleness", false)?,
+            body_size_limit,
+            sample_limit: d.attr_or("sample_limit", 0u64)?,
+            label_limit: d.attr_or("label_limit", 0u64)?,
+            label_name_length_limit: d.attr_or("label_name_length_limit", 0u64)?,
+            label_value_length_limit: d.attr_or("label_value_length_limit", 0u64)?,
+            accept: accept_header(&protocols, "underscores"),
+            fallback,
+            enable_compression: d.attr_or("enable_compression", true)?,
+            extra_metrics: d.attr_or("extra_metrics", false)?,
+            clustering,
+            client: HttpClientArgs::decode(Some(*d))?,
+        })
+    }
+}
+
+/// One target, ready to scrape.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Target {
+    /// Public labels attached to every sample (`job`, `instance`, the rest).
+    labels: Labels,
+    url: String,
+    interval: Duration,
+    timeout: Duration,
+    /// The full label set (with `__` labels), which identifies the target.
+    key: Labels,
+}
+
+/// Turns discovered targets into scrape targets (§5.2); bad ones are logged and dropped.
+fn build_targets(args: &ScrapeArgs, job: &str) -> Vec<Target> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for raw in &args.targets {
+        let mut labels = raw.clone();
+        let mut default = |name: &str, value: String| {
+            labels.entry(name.to_string()).or_insert(value);
+        };
+        default("job", job.to_string());
+        default("__scrape_interval__", args.scrape_interval.to_string());
+        default("__scrape_timeout__", args.scrape_timeout.to_string());
+        default("__metrics_path__", args.metrics_path.clone());
+        default("__scheme__", args.scheme.clone());
+        for (k, v) in &args.params {
+            if let Some(first) = v.first() {
+                default(&format!("__param_{k}"), first.clone());
+            }
+        }
+        match target_of(&labels, args) {
+            Ok(target) => {
+                if seen.insert(target.key.clone()) {
+                    out.push(target);
+                }
+            }
+            Err(err) => tracing::warn!(%err, "dropping target"),
+        }
+    }
+    out
+}
+
+fn target_of(labels: &BTreeMap<String, String>, args: &ScrapeArgs) -> Result<Target, String> {
+    let get = |name: &str| labels.get(name).map(String::as_str).unwrap_or("");
+    let address = get("__address__");
+    if address.is_empty() {
+        return Err("no address".into());
+    }
+    let interval = GoDuration::parse(get("__scrape_interval__"))
+        .map_err(|e| format!("error parsing scrape interval: {e}"))?;
+    let timeout = GoDuration::parse(get("__scrape_timeout__"))
+        .map_err(|e| format!("error parsing scrape timeout: {e}"))?;
+    if interval.nanos() <= 0 {
+        return Err("scrape interval cannot be 0".into());
+    }
+    if timeout > interval {
+        return Err(format!(
+            "scrape timeout cannot be greater than scrape interval ({timeout} > {interval})"
+        ));
+    }
+    // The query: params, each overridden by its `__param_` label.
+    let mut query: BTreeMap<String, Vec<String>> = args.params.clone();
+    for (k, v) in labels {
+        if let Some(name) = k.strip_prefix("__param_") {
+            query.insert(name.to_string(), vec![v.clone()]);
+        }
+    }
+    let mut url = reqwest::Url::parse(&format!(
+        "{}://{}{}",
+        get("__scheme__"),
+        address,
+        get("__metrics_path__")
+    ))
+    .map_err(|e| format!("invalid target URL: {e}"))?;
+    if !query.is_empty() {
+        let mut pairs = url.query_pairs_mut();
+        for (k, values) in &query {
+            for v in values {
+                pairs.append_pair(k, v);
+            }
+        }
+    }
+    let mut public: Vec<(&str, &str)> = labels
+        .iter()
+        .filter(|(k, v)| !k.starts_with("__") && !v.is_empty())
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    if !labels.contains_key("instance") {
+        public.push(("instance", address));
+    }
+    Ok(Target {
+        labels: Labels::from_pairs(public.iter().map(|(k, v)| (*k, *v))),
+        url: url.to_string(),
+        interval: interval.to_std(),
+        timeout: timeout.to_std(),
+        key: Labels::from_pairs(labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+    })
+}
+
+/// What every scrape loop reads at each scrape: the current arguments and client.
+struct Shared {
+    args: ScrapeArgs,
+    client: reqwest::Client,
+}
+
+/// The newest [`Shared`], replaced on every update; loops pick it up at their next
+/// scrape, so a new `forward_to` or `honor_labels` needs no restart.
+type Current = Arc<Mutex<Arc<Shared>>>;
+
+/// The running component.
+pub struct PrometheusScrape {
+    job: String,
+    current: Current,
+    state: Mutex<State>,
+}
+
+struct State {
+    /// Running loops by target, each with its stop token.
+    loops: HashMap<Target, CancellationToken>,
+    /// Set while the component runs; loops start only then.
+    parent: Option<CancellationToken>,
+}
+
+fn client_for(args: &ScrapeArgs) -> Result<reqwest::Client, String> {
+    let mut client = args.client.clone();
+    // Scrapes are one request per target per interval: HTTP/1.1 as Prometheus does.
+    client.enable_http2 = false;
+    client.gzip = args.enable_compression;
+    client.build()
+}
+
+impl PrometheusScrape {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn shared(&self) -> Arc<Shared> {
+        self.current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Starts loops for new targets and stops those that are gone (which write their
+    /// staleness markers as they stop).
+    fn sync(&self) {
+        let shared = self.shared();
+        let wanted: HashSet<Target> = build_targets(&shared.args, &self.job).into_iter().collect();
+        let mut state = self.lock();
+        let Some(parent) = state.parent.clone() else {
+            return;
+        };
+        state.loops.retain(|target, token| {
+            let keep = wanted.contains(target);
+            if !keep {
+                token.cancel();
+            }
+            keep
+        });
+        for target in wanted {
+            if state.loops.contains_key(&target) {
+                continue;
+            }
+            let token = parent.child_token();
+            state.loops.insert(target.clone(), token.clone());
+            tokio::spawn(scrape_loop(target, self.current.clone(), token));
+        }
+    }
+}
+
+impl Component for PrometheusScrape {
+    type Arguments = ScrapeArgs;
+
+    fn build(opts: Options, args: ScrapeArgs) -> Result<Self, String> {
+        let client = client_for(&args)?;
+        let job = args.job_name.clone().unwrap_or_else(|| opts.id.clone());
+        Ok(PrometheusScrape {
+            job,
+            current: Arc::new(Mutex::new(Arc::new(Shared { args, client }))),
+            state: Mutex::new(State {
+                loops: HashMap::new(),
+                parent: None,
+            }),
+        })
+    }
+
+    fn update(&self, args: ScrapeArgs) -> Result<(), String> {
+        let client = client_for(&args)?;
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(Shared { args, client });
+        self.sync();
+        Ok(())
+    }
+
+    fn run(self: Arc<Self>, cancel: CancellationToken) -> BoxFuture<Result<(), String>> {
+        Box::pin(async move {
+            self.lock().parent = Some(cancel.clone());
+            self.sync();
+            cancel.cancelled().await;
+            Ok(())
+        })
+    }
+
+    fn health(&self) -> Option<Health> {
+        Some(Health::new(HealthState::Healthy, "scraping"))
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// How long until the target's next slot: targets scrape at a stable offset within
+/// their interval (from a hash of the target), so a fleet's scrapes spread out.
+fn until_next_slot(target: &Target) -> Duration {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    target.key.hash(&mut h);
+    let interval = target.interval.as_nanos().max(1);
+    let offset = (h.finish() as u128) % interval;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let into = now % interval;
+    let wait = (offset + interval - into) % interval;
+    Duration::from_nanos(wait as u64)
+}
+
+/// What a scrape loop remembers between scrapes, for staleness.
+#[derive(Default)]
+struct LoopMemory {
+    /// Series of the last successful scrape that get markers when they disappear.
+    series: HashSet<Labels>,
+    /// The report series written so far (they get markers when the loop stops).
+    report: Vec<Labels>,
+}
+
+async fn scrape_loop(target: Target, current: Current, cancel: CancellationToken) {
+    let mut memory = LoopMemory::default();
+    let first = until_next_slot(&target);
+    tokio::select! {
+        _ = cancel.cancelled() => return,
+        _ = tokio::time::sleep(first) => {}
+    }
+    let mut ticker = tokio::time::interval(target.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = ticker.tick() => {}
+        }
+        let shared = current.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let start_ms = now_ms();
+        let started = std::time::Instant::now();
+        let result = tokio::select! {
+            _ = cancel.cancelled() => break,
+            r = fetch(&target, &shared) => r,
+        };
+        let duration = started.elapsed();
+        let batch = match result.and_then(|(body, content_type)| {
+            samples_of(
+                &target,
+                &shared.args,
+                &body,
+                content_type.as_deref(),
+                start_ms,
+            )
+        }) {
+            Ok(scraped) => scrape_batch(
+                &target,
+                &shared.args,
+                &mut memory,
+                scraped,
+                start_ms,
+                duration,
+            ),
+            Err(err) => {
+                tracing::debug!(url = %target.url, %err, "scrape failed");
+                failed_batch(&target, &shared.args, &mut memory, start_ms, duration)
+            }
+        };
+        fan_out(&shared.args.forward_to, &batch);
+    }
+    // The target went away: its series end now.
+    let shared = current.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let ts = now_ms();
+    let markers: Vec<Sample> = memory
+        .series
+        .iter()
+        .chain(memory.report.iter())
+        .map(|labels| stale(labels.clone(), ts))
+        .collect();
+    if !markers.is_empty() {
+        fan_out(&shared.args.forward_to, &Batch::from(markers));
+    }
+}
+
+fn stale(labels: Labels, timestamp_ms: i64) -> Sample {
+    Sample {
+        labels,
+        timestamp_ms,
+        value: f64::from_bits(STALE_NAN_BITS),
+    }
+}
+
+/// One HTTP scrape: the body (decompressed, within `body_size_limit`) and its type.
+async fn fetch(target: &Target, shared: &Shared) -> Result<(Vec<u8>, Option<String>), String> {
+    let args = &shared.args;
+    let req = shared
+        .client
+        .get(&target.url)
+        .timeout(target.timeout)
+        .header(reqwest::header::ACCEPT, &args.accept)
+        .header(
+            "X-Prometheus-Scrape-Timeout-Seconds",
+            format!("{}", target.timeout.as_secs_f64()),
+        )
+        .header(
+            reqwest::header::USER_AGENT,
+            concat!("Alloy/v", env!("CARGO_PKG_VERSION"), " (ferroalloy)"),
+        );
+    let req = if args.enable_compression {
+        req
+    } else {
+        req.header(reqwest::header::ACCEPT_ENCODING, "identity")
+    };
+    let mut resp = args
+        .client
+        .apply(req)?
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    if status != reqwest::StatusCode::OK {
+        return Err(format!("server returned HTTP status {status}"));
+    }
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        body.extend_from_slice(&chunk);
+        if args.body_size_limit > 0 && body.len() as u64 > args.body_size_limit {
+            return Err(format!(
+                "body size limit exceeded ({} bytes)",
+                args.body_size_limit
+            ));
+        }
+    }
+    Ok((body, content_type))
+}
+
+/// A scraped sample with the target's labels applied.
+struct Scraped {
+    labels: Labels,
+    value: f64,
+    timestamp_ms: i64,
+    /// The exposition gave its own timestamp.
+    explicit: bool,
+}
+
+/// Parses a body and applies the target labels, honor_* and the limits.
+fn samples_of(
+    target: &Target,
+    args: &ScrapeArgs,
+    body: &[u8],
+    content_type: Option<&str>,
+    start_ms: i64,
+) -> Result<Vec<Scraped>, String> {
+    let selected = select_format(content_type.unwrap_or(""), args.fallback)?;
+    if let Some(warning) = &selected.warning {
+        tracing::debug!(url = %target.url, "{warning}");
+    }
+    let mut out = Vec::new();
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for entry in Parser::new(body, selected.format) {
+        let Entry::Sample(sample) = entry.map_err(|e| e.to_string())? else {
+            continue;
+        };
+        pairs.clear();
+        pairs.push(("__name__".to_string(), sample.name.to_string()));
+        for (name, value) in sample.labels.iter() {
+            pairs.push((name.into_owned(), value.into_owned()));
+        }
+        let labels = merge_labels(&pairs, &target.labels, args.honor_labels);
+        check_label_limits(&labels, args)?;
+        let (timestamp_ms, explicit) = match sample.timestamp_ms {
+            Some(ts) if args.honor_timestamps => (ts, true),
+            _ => (start_ms, false),
+        };
+        out.push(Scraped {
+            labels,
+            value: sample.value,
+            timestamp_ms,
+            explicit,
+        });
+        if args.sample_limit > 0 && out.len() as u64 > args.sample_limit {
+            return Err(format!(
+                "sample limit exceeded: more than {} samples",
+                args.sample_limit
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Attaches target labels to scraped ones (Prometheus `mutateSampleLabels`): with
+/// `honor_labels` scraped values win; otherwise target labels win and a clashing
+/// scraped label is kept as `exported_<name>` (prefixed again while that is taken).
+fn merge_labels(scraped: &[(String, String)], target: &Labels, honor: bool) -> Labels {
+    let mut map: BTreeMap<&str, String> = scraped
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    let mut exported: Vec<(String, String)> = Vec::new();
+    for l in target.iter() {
+        match map.get(&*l.name) {
+            Some(existing) if honor => {
+                let _ = existing;
+            }
+            Some(existing) => {
+                if !existing.is_empty() {
+                    exported.push((l.name.to_string(), existing.clone()));
+                }
+                map.insert(&l.name, l.value.to_string());
+            }
+            None => {
+                map.insert(&l.name, l.value.to_string());
+            }
+        }
+    }
+    let mut owned: BTreeMap<String, String> =
+        map.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    for (name, value) in exported {
+        let mut name = format!("exported_{name}");
+        while owned.contains_key(&name) {
+            name = format!("exported_{name}");
+        }
+        owned.insert(name, value);
+    }
+    Labels::from_pairs(owned)
+}
+
+fn check_label_limits(labels: &Labels, args: &ScrapeArgs) -> Result<(), String> {
+    if args.label_limit > 0 && labels.len() as u64 > args.label_limit {
+        return Err(format!(
+            "label_limit exceeded (metric: {labels:?}, number of labels: {}, limit: {})",
+            labels.len(),
+            args.label_limit
+        ));
+    }
+    for l in labels.iter() {
+        if args.label_name_length_limit > 0 && l.name.len() as u64 > args.label_name_length_limit {
+            return Err(format!(
+                "label_name_length_limit exceeded (metric: {labels:?}, label name: {}, length: {}, limit: {})",
+                l.name,
+                l.name.len(),
+                args.label_name_length_limit
+            ));
+        }
+        if args.label_value_length_limit > 0 && l.value.len() as u64 > args.label_value_length_limit
+        {
+            return Err(format!(
+                "label_value_length_limit exceeded (metric: {labels:?}, label name: {}, value: {:?}, length: {}, limit: {})",
+                l.name,
+                l.value,
+                l.value.len(),
+                args.label_value_length_limit
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The report series (§5.4) for one scrape.
+fn report(
+    target: &Target,
+    args: &ScrapeArgs,
+    memory: &mut LoopMemory,
+    ts: i64,
+    values: &[(&str, f64)],
+) -> Vec<Sample> {
+    let mut out = Vec::with_capacity(values.len());
+    for (name, value) in values {
+        let labels = Labels::from_pairs(
+            target
+                .labels
+                .iter()
+                .map(|l| (l.name.clone(), l.value.clone()))
+                .chain(std::iter::once((Arc::from("__name__"), Arc::from(*name)))),
+        );
+        if !memory.report.contains(&labels) {
+            memory.report.push(labels.clone());
+        }
+        out.push(Sample {
+            labels,
+            timestamp_ms: ts,
+            value: *value,
+        });
+    }
+    let _ = args;
+    out
+}
+
+fn scrape_batch(
+    target: &Target,
+    args: &ScrapeArgs,
+    memory: &mut LoopMemory,
+    scraped: Vec<Scraped>,
+    start_ms: i64,
+    duration: Duration,
+) -> Batch {
+    let scraped_count = scraped.len();
+    let mut current: HashSet<Labels> = HashSet::with_capacity(scraped_count);
+    let mut added = 0usize;
+    let mut out = Vec::with_capacity(scraped_count + 8);
+    for s in scraped {
+        if !s.explicit || args.track_timestamps_staleness {
+            if !memory.series.contains(&s.labels) {
+                added += 1;
+            }
+            current.insert(s.labels.clone());
+        }
+        out.push(Sample {
+            labels: s.labels,
+            timestamp_ms: s.timestamp_ms,
+            value: s.value,
+        });
+    }
+    // Series that were there last time and are gone now end at this scrape.
+    for gone in memory.series.difference(&current) {
+        out.push(stale(gone.clone(), start_ms));
+    }
+    memory.series = current;
+    let mut values = vec![
+        ("up", 1.0),
+        ("scrape_duration_seconds", duration.as_secs_f64()),
+        ("scrape_samples_scraped", scraped_count as f64),
+        (
+            "scrape_samples_post_metric_relabeling",
+            scraped_count as f64,
+        ),
+        ("scrape_series_added", added as f64),
+    ];
+    if args.extra_metrics {
+        values.push(("scrape_timeout_seconds", target.timeout.as_secs_f64()));
+        values.push(("scrape_sample_limit", args.sample_limit as f64));
+        values.push(("scrape_body_size_bytes", 0.0));
+    }
+    out.extend(report(target, args, memory, start_ms, &values));
+    out.into()
+}
+
+/// A failed scrape: markers for everything the last scrape had, and `up = 0`.
+fn failed_batch(
+    target: &Target,
+    args: &ScrapeArgs,
+    memory: &mut LoopMemory,
+    start_ms: i64,
+    duration: Duration,
+) -> Batch {
+    let mut out: Vec<Sample> = memory
+        .series
+        .drain()
+        .map(|labels| stale(labels, start_ms))
+        .collect();
+    let values = [
+        ("up", 0.0),
+        ("scrape_duration_seconds", duration.as_secs_f64()),
+        ("scrape_samples_scraped", 0.0),
+        ("scrape_samples_post_metric_relabeling", 0.0),
+        ("scrape_series_added", 0.0),
+    ];
+    out.extend(report(target, args, memory, start_ms, &values));
+    out.into()
+}
