@@ -253,3 +253,114 @@ output "targets" {
     run.signal("TERM");
     let _ = run.child.wait();
 }
+
+/// Every `up` sample Prometheus holds for `job` in the last `window` seconds, as
+/// (timestamp seconds, value).
+fn raw_samples(prom: &str, job: &str, window: u64) -> Vec<(f64, String)> {
+    let result = query_until(prom, &format!(r#"up{{job="{job}"}}[{window}s]"#), |r| {
+        !r.is_empty()
+    });
+    result[0]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v[0].as_f64().unwrap(), v[1].as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// The receiver goes away for 60 s; ferroalloy is killed with SIGKILL half way and
+/// restarted; when the receiver is back, every scrape of the outage is there.
+#[test]
+fn an_outage_and_a_kill_9_lose_no_samples() {
+    let dir = work_dir("outage");
+    let Some((_exporter, prometheus, exporter_port, prom)) = peers(&dir) else {
+        return;
+    };
+    let config = format!(
+        r#"prometheus.scrape "node" {{
+	targets         = [{{"__address__" = "127.0.0.1:{exporter_port}"}}]
+	forward_to      = [prometheus.remote_write.prom.receiver]
+	scrape_interval = "1s"
+	scrape_timeout  = "900ms"
+}}
+
+prometheus.remote_write "prom" {{
+	endpoint {{
+		name = "prom"
+		url  = "{prom}/api/v1/write"
+
+		queue_config {{
+			batch_send_deadline = "500ms"
+			min_backoff         = "50ms"
+			max_backoff         = "1s"
+		}}
+	}}
+}}
+"#
+    );
+    std::fs::write(dir.join("config.alloy"), config).unwrap();
+    let job = "prometheus.scrape.node";
+    let mut run = Running::start(&dir);
+    run.wait_for("ferroalloy is running");
+    query_until(&prom, &format!(r#"up{{job="{job}"}}"#), |r| !r.is_empty());
+
+    // The receiver goes down; keep its command line to bring the same one back.
+    let prom_port: u16 = prom.rsplit(':').next().unwrap().parse().unwrap();
+    drop(prometheus);
+    let outage_start = Instant::now();
+    std::thread::sleep(Duration::from_secs(30));
+    // SIGKILL: no flush, no goodbye. Then the same configuration and storage again.
+    run.child.kill().expect("kill -9");
+    let _ = run.child.wait();
+    let mut run = Running::start(&dir);
+    run.wait_for("ferroalloy is running");
+    std::thread::sleep(Duration::from_secs(60).saturating_sub(outage_start.elapsed()));
+
+    let _prometheus = spawn(
+        &peer_binary("prometheus").unwrap(),
+        &[
+            format!("--config.file={}", dir.join("prometheus.yml").display()),
+            format!("--storage.tsdb.path={}", dir.join("tsdb").display()),
+            format!("--web.listen-address=127.0.0.1:{prom_port}"),
+            "--web.enable-remote-write-receiver".into(),
+        ],
+    );
+    // Wait until the backlog is delivered: samples newer than the restart arrive
+    // after the older ones (each series is sent in order).
+    let back = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let samples = loop {
+        let samples = raw_samples(&prom, job, 120);
+        if samples.last().is_some_and(|(t, _)| *t >= back) {
+            break samples;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the backlog did not arrive: {samples:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let outage_from = back - outage_start.elapsed().as_secs_f64();
+    let during: Vec<f64> = samples
+        .iter()
+        .map(|(t, _)| *t)
+        .filter(|t| *t >= outage_from && *t < back)
+        .collect();
+    // One scrape a second, except while ferroalloy itself was dead (the restart).
+    let gaps: Vec<f64> = during.windows(2).map(|w| w[1] - w[0]).collect();
+    let long: Vec<&f64> = gaps.iter().filter(|g| **g > 1.5).collect();
+    assert!(
+        long.len() <= 1 && long.iter().all(|g| **g < 10.0),
+        "gaps beyond the restart: {long:?} in {during:?}"
+    );
+    assert!(
+        during.len() >= 45,
+        "only {} of about 60 outage scrapes arrived: {during:?}",
+        during.len()
+    );
+    run.signal("TERM");
+    let _ = run.child.wait();
+}

@@ -5,7 +5,7 @@
 
 use crate::http_client::HttpClientArgs;
 use crate::prometheus::exposition::{
-    accept_header, select_format, Entry, Format, Parser, ScrapeProtocol,
+    accept_header, select_format, Entry, Format, Options as ParserOptions, Parser, ScrapeProtocol,
 };
 use crate::prometheus::{fan_out, Batch, Labels, Receiver, Sample, STALE_NAN_BITS};
 use alloy_runtime::component::{Arguments, BoxFuture, Component, Health, HealthState, Options};
@@ -635,7 +635,13 @@ fn samples_of(
     }
     let mut out = Vec::new();
     let mut pairs: Vec<(String, String)> = Vec::new();
-    for entry in Parser::new(body, selected.format) {
+    // Prometheus's scrape parser accepts a late `# TYPE` line; only its other text
+    // parser refuses it, so scrapes do not check.
+    let opts = ParserOptions {
+        strict_type_lines: false,
+        ..ParserOptions::default()
+    };
+    for entry in Parser::with_options(body, selected.format, opts) {
         let Entry::Sample(sample) = entry.map_err(|e| e.to_string())? else {
             continue;
         };
