@@ -295,10 +295,10 @@ fn no_subcommand_prints_usage_and_succeeds() {
     assert!(out.stdout.is_empty());
 }
 
-/// The README's examples are in canonical form (`fmt -t` accepts them) and the
-/// quickstart validates.
+/// The examples are in canonical form (`fmt -t` accepts them) and the runnable ones
+/// (every top-level file, and each folder's `main.alloy`) validate.
 #[test]
-fn examples_are_formatted_and_quickstart_validates() {
+fn examples_are_formatted_and_validate() {
     let examples = fixtures().join("examples");
     for path in alloy_testdata::files_with_suffix(&examples, ".alloy") {
         let out = run(
@@ -307,15 +307,23 @@ fn examples_are_formatted_and_quickstart_validates() {
             b"",
         );
         assert_eq!(out.code, 0, "{}", String::from_utf8_lossy(&out.stderr));
+        let top_level = path.parent() == Some(examples.as_path());
+        if !top_level && !path.ends_with("main.alloy") {
+            continue;
+        }
+        // Paths in the examples are relative to the repository root.
+        let rel = path.strip_prefix(fixtures().join("..")).unwrap_or(&path);
+        let out = run(
+            &fixtures().join(".."),
+            &["validate".into(), rel.display().to_string()],
+            b"",
+        );
+        assert_eq!(
+            out.code,
+            0,
+            "{}: {}",
+            rel.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    // Paths in the quickstart are relative to the repository root.
-    let out = run(
-        &fixtures().join(".."),
-        &[
-            "validate".into(),
-            "testdata/examples/quickstart.alloy".into(),
-        ],
-        b"",
-    );
-    assert_eq!(out.code, 0, "{}", String::from_utf8_lossy(&out.stderr));
 }
