@@ -493,6 +493,38 @@ struct LoopMemory {
     series: HashSet<Labels>,
     /// The report series written so far (they get markers when the loop stops).
     report: Vec<Labels>,
+    cache: SeriesCache,
+}
+
+/// The final labels of each raw series text (metric name and the text between the
+/// braces), so a series seen in the last scrape costs one hash lookup instead of a
+/// rebuild — the idea of Prometheus's scrape cache. Entries are only valid for the
+/// arguments they were made with, and those not seen in a scrape are dropped.
+#[derive(Default)]
+struct SeriesCache {
+    /// The arguments the entries were computed with (held, so the address cannot be
+    /// reused by newer arguments while we compare).
+    made_with: Option<Arc<Shared>>,
+    entries: HashMap<Box<[u8]>, (Labels, u64)>,
+    scrape: u64,
+    key: Vec<u8>,
+}
+
+impl SeriesCache {
+    /// Starts a scrape with `shared`'s arguments.
+    fn begin(&mut self, shared: &Arc<Shared>) {
+        if !self.made_with.as_ref().is_some_and(|m| Arc::ptr_eq(m, shared)) {
+            self.entries.clear();
+            self.made_with = Some(shared.clone());
+        }
+        self.scrape += 1;
+    }
+
+    /// Drops what the last successful scrape did not see.
+    fn end(&mut self) {
+        let scrape = self.scrape;
+        self.entries.retain(|_, (_, seen)| *seen == scrape);
+    }
 }
 
 async fn scrape_loop(target: Target, current: Current, cancel: CancellationToken) {
@@ -518,9 +550,11 @@ async fn scrape_loop(target: Target, current: Current, cancel: CancellationToken
         };
         let duration = started.elapsed();
         let batch = match result.and_then(|(body, content_type)| {
+            memory.cache.begin(&shared);
             samples_of(
                 &target,
                 &shared.args,
+                &mut memory.cache,
                 &body,
                 content_type.as_deref(),
                 start_ms,
@@ -625,6 +659,7 @@ struct Scraped {
 fn samples_of(
     target: &Target,
     args: &ScrapeArgs,
+    cache: &mut SeriesCache,
     body: &[u8],
     content_type: Option<&str>,
     start_ms: i64,
@@ -645,13 +680,30 @@ fn samples_of(
         let Entry::Sample(sample) = entry.map_err(|e| e.to_string())? else {
             continue;
         };
-        pairs.clear();
-        pairs.push(("__name__".to_string(), sample.name.to_string()));
-        for (name, value) in sample.labels.iter() {
-            pairs.push((name.into_owned(), value.into_owned()));
-        }
-        let labels = merge_labels(&pairs, &target.labels, args.honor_labels);
-        check_label_limits(&labels, args)?;
+        cache.key.clear();
+        cache.key.extend_from_slice(sample.name.as_bytes());
+        cache.key.push(0xFF);
+        cache.key.extend_from_slice(sample.labels.raw().as_bytes());
+        let scrape = cache.scrape;
+        let labels = match cache.entries.get_mut(cache.key.as_slice()) {
+            Some((labels, seen)) => {
+                *seen = scrape;
+                labels.clone()
+            }
+            None => {
+                pairs.clear();
+                pairs.push(("__name__".to_string(), sample.name.to_string()));
+                for (name, value) in sample.labels.iter() {
+                    pairs.push((name.into_owned(), value.into_owned()));
+                }
+                let labels = merge_labels(&pairs, &target.labels, args.honor_labels);
+                check_label_limits(&labels, args)?;
+                cache
+                    .entries
+                    .insert(cache.key.as_slice().into(), (labels.clone(), scrape));
+                labels
+            }
+        };
         let (timestamp_ms, explicit) = match sample.timestamp_ms {
             Some(ts) if args.honor_timestamps => (ts, true),
             _ => (start_ms, false),
@@ -669,6 +721,7 @@ fn samples_of(
             ));
         }
     }
+    cache.end();
     Ok(out)
 }
 
