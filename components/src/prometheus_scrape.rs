@@ -513,7 +513,11 @@ struct SeriesCache {
 impl SeriesCache {
     /// Starts a scrape with `shared`'s arguments.
     fn begin(&mut self, shared: &Arc<Shared>) {
-        if !self.made_with.as_ref().is_some_and(|m| Arc::ptr_eq(m, shared)) {
+        if !self
+            .made_with
+            .as_ref()
+            .is_some_and(|m| Arc::ptr_eq(m, shared))
+        {
             self.entries.clear();
             self.made_with = Some(shared.clone());
         }

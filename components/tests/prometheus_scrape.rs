@@ -211,3 +211,40 @@ async fn bad_arguments_are_refused() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     c.shutdown();
 }
+
+/// An argument change reaches a running scrape loop (its series cache starts over).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn honor_labels_change_applies_to_running_loops() {
+    let served = Arc::new(Mutex::new(Served {
+        status: 200,
+        content_type: Some("text/plain; version=0.0.4".into()),
+        body: "a_total{team=\"scraped\"} 1\n".into(),
+        ..Default::default()
+    }));
+    let url = server(served.clone()).await;
+    let capture = Arc::new(Capture::default());
+    let c = controller_with(&capture);
+    load(&c, &config(&address(&url), "")).await.unwrap();
+    eventually("a first scrape", || !capture.series("a_total").is_empty()).await;
+    assert_eq!(capture.series("a_total")[0].labels.get("team"), Some("a"));
+    load(&c, &config(&address(&url), "  honor_labels = true\n"))
+        .await
+        .unwrap();
+    eventually("scraped labels to win", || {
+        capture
+            .series("a_total")
+            .last()
+            .is_some_and(|s| s.labels.get("team") == Some("scraped"))
+    })
+    .await;
+    assert_eq!(
+        capture
+            .series("a_total")
+            .last()
+            .unwrap()
+            .labels
+            .get("exported_team"),
+        None
+    );
+    c.shutdown();
+}
