@@ -100,6 +100,12 @@ struct Parser<'s> {
     last_error_line: u32,
     /// Depth of the syntax tree being built at this point (nesting plus chain length).
     depth: u32,
+    /// Elements of the lists being parsed, innermost last. A list is collected on
+    /// top of its stack and moved out in one exactly sized allocation when it ends,
+    /// instead of growing (and then shrinking) a vector of its own.
+    stmt_stack: Vec<ast::Stmt>,
+    expr_stack: Vec<Expr>,
+    field_stack: Vec<ast::ObjectField>,
 }
 
 /// Deepest syntax tree the parser builds. Everything that walks a tree (printer,
@@ -130,6 +136,17 @@ impl LineCursor<'_> {
         self.offset = offset;
         self.line
     }
+}
+
+/// Moves the elements of `stack` from `base` on into a vector of exactly their
+/// number. (`Vec::split_off(0)` would hand over the stack itself, slack included.)
+fn take_list<T>(stack: &mut Vec<T>, base: usize) -> Vec<T> {
+    if base > 0 {
+        return stack.split_off(base);
+    }
+    let mut list = Vec::with_capacity(stack.len());
+    list.append(stack);
+    list
 }
 
 /// Whether the binary-operator loop at `in_prec` would take `op` as its next operator.
@@ -176,6 +193,9 @@ impl<'s> Parser<'s> {
             },
             last_error_line: 0,
             depth: 0,
+            stmt_stack: Vec::new(),
+            expr_stack: Vec::new(),
+            field_stack: Vec::new(),
         };
         p.next();
         p
@@ -281,10 +301,10 @@ impl<'s> Parser<'s> {
 
     /// Body = [ Statement { terminator Statement } ], up to `until` (not consumed).
     fn parse_body(&mut self, until: Token) -> ast::Body {
-        let mut body = Vec::new();
+        let base = self.stmt_stack.len();
         while self.tok.kind != until && self.tok.kind != Token::Eof {
             if let Some(stmt) = self.parse_statement() {
-                body.push(stmt);
+                self.stmt_stack.push(stmt);
             }
             if self.tok.kind == until {
                 break;
@@ -300,8 +320,7 @@ impl<'s> Parser<'s> {
             self.next();
         }
         // The tree lives as long as the file is in use: no growth slack.
-        body.shrink_to_fit();
-        body
+        take_list(&mut self.stmt_stack, base)
     }
 
     /// Skips the rest of a statement: up to a terminator outside any brackets the
@@ -713,9 +732,10 @@ impl<'s> Parser<'s> {
 
     /// ExprList = Expression { "," Expression } [ "," ].
     fn parse_expr_list(&mut self, until: Token) -> Vec<Expr> {
-        let mut exprs = Vec::new();
+        let base = self.expr_stack.len();
         while self.tok.kind != until && self.tok.kind != Token::Eof {
-            exprs.push(self.parse_expr());
+            let expr = self.parse_expr();
+            self.expr_stack.push(expr);
             if self.tok.kind == until {
                 break;
             }
@@ -725,15 +745,15 @@ impl<'s> Parser<'s> {
             self.next();
         }
         // The tree lives as long as the file is in use: no growth slack.
-        exprs.shrink_to_fit();
-        exprs
+        take_list(&mut self.expr_stack, base)
     }
 
     /// FieldList = Field { "," Field } [ "," ].
     fn parse_field_list(&mut self, until: Token) -> Vec<ast::ObjectField> {
-        let mut fields = Vec::new();
+        let base = self.field_stack.len();
         while self.tok.kind != until && self.tok.kind != Token::Eof {
-            fields.push(self.parse_field());
+            let field = self.parse_field();
+            self.field_stack.push(field);
             if self.tok.kind == until {
                 break;
             }
@@ -743,8 +763,7 @@ impl<'s> Parser<'s> {
             self.next();
         }
         // The tree lives as long as the file is in use: no growth slack.
-        fields.shrink_to_fit();
-        fields
+        take_list(&mut self.field_stack, base)
     }
 
     /// Field = ( string | identifier ) "=" Expression.
