@@ -82,6 +82,122 @@ pub fn parse_expression(filename: &str, src: &str) -> (Expr, Vec<Diagnostic>) {
     (expr, p.diags)
 }
 
+/// A file parsed one top-level statement at a time, for callers that handle each
+/// statement and drop it (`ferroalloy fmt` on large files), so the whole tree never
+/// exists at once. Statements and diagnostics are those of [`parse_file`]; comments
+/// are not kept (see [`CommentGroups`]).
+pub struct Statements<'s> {
+    p: Parser<'s>,
+}
+
+impl<'s> Statements<'s> {
+    /// Starts parsing `src`, named `filename` in diagnostics.
+    pub fn new(filename: &str, src: &'s str) -> Statements<'s> {
+        Statements {
+            p: Parser::new(filename, Lexer::new(src)),
+        }
+    }
+
+    /// The next statement that parsed, or `None` at the end of the file.
+    pub fn next_stmt(&mut self) -> Option<ast::Stmt> {
+        loop {
+            let step = self.p.body_step(Token::Eof);
+            // Nobody asked for comments here; the printer scans them itself.
+            self.p.comments.clear();
+            match step {
+                None => return None,
+                Some(Some(stmt)) => return Some(stmt),
+                Some(None) => {}
+            }
+        }
+    }
+
+    /// Whether an error has been found so far.
+    pub fn has_errors(&self) -> bool {
+        self.p.diags.iter().any(Diagnostic::is_error)
+    }
+
+    /// Every diagnostic found so far.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.p.diags
+    }
+
+    /// Parses what is left and returns all diagnostics.
+    pub fn finish(mut self) -> Vec<Diagnostic> {
+        while self.next_stmt().is_some() {}
+        self.p.diags
+    }
+}
+
+impl Iterator for Statements<'_> {
+    type Item = ast::Stmt;
+
+    fn next(&mut self) -> Option<ast::Stmt> {
+        self.next_stmt()
+    }
+}
+
+/// The comment groups of a source, found by scanning alone. The lexer does not
+/// depend on the parser, so these are the groups [`parse_file`] records in
+/// [`ast::File::comments`]; the formatter reads them ahead of the statements it
+/// prints when the file is parsed statement by statement ([`Statements`]).
+pub struct CommentGroups<'s> {
+    src: &'s str,
+    lexer: Lexer<'s>,
+    lines: LineCursor<'s>,
+    tok: Tok,
+}
+
+impl<'s> CommentGroups<'s> {
+    pub fn new(src: &'s str) -> CommentGroups<'s> {
+        let mut lexer = Lexer::new(src);
+        let tok = lexer.next_token();
+        CommentGroups {
+            src,
+            lexer,
+            lines: LineCursor {
+                src,
+                offset: 0,
+                line: 1,
+            },
+            tok,
+        }
+    }
+}
+
+impl Iterator for CommentGroups<'_> {
+    type Item = ast::CommentGroup;
+
+    /// Groups as [`Parser::consume_comment_group`] forms them.
+    fn next(&mut self) -> Option<ast::CommentGroup> {
+        while self.tok.kind != Token::Comment {
+            if self.tok.kind == Token::Eof {
+                return None;
+            }
+            self.tok = self.lexer.next_token();
+            if self.lexer.has_errors() {
+                self.lexer.take_errors();
+            }
+        }
+        let mut group = Vec::new();
+        let mut end_line = self.lines.line(self.tok.span.start);
+        while self.tok.kind == Token::Comment
+            && self.lines.line(self.tok.span.start) <= end_line + 1
+        {
+            let span = self.tok.span;
+            end_line =
+                self.lines.line(span.start) + self.src[span.range()].matches('\n').count() as u32;
+            group.push(ast::Comment { span });
+            self.tok = self.lexer.next_token();
+            if self.lexer.has_errors() {
+                // Scan errors are the parser's to report; here they would only pile up.
+                self.lexer.take_errors();
+            }
+        }
+        Some(group)
+    }
+}
+
 const CODE_SCAN: &str = "alloy::syntax::scan";
 const CODE_PARSE: &str = "alloy::syntax::unexpected_token";
 const CODE_ATTR_NAME: &str = "alloy::syntax::attribute_name";
@@ -231,6 +347,7 @@ impl<'s> Parser<'s> {
         }
     }
 
+    /// Collects one comment group. [`CommentGroups`] forms groups the same way.
     fn consume_comment_group(&mut self) {
         let mut group = Vec::new();
         let mut end_line = self.lines.line(self.tok.span.start);
@@ -302,13 +419,23 @@ impl<'s> Parser<'s> {
     /// Body = [ Statement { terminator Statement } ], up to `until` (not consumed).
     fn parse_body(&mut self, until: Token) -> ast::Body {
         let base = self.stmt_stack.len();
-        while self.tok.kind != until && self.tok.kind != Token::Eof {
-            if let Some(stmt) = self.parse_statement() {
+        while let Some(stmt) = self.body_step(until) {
+            if let Some(stmt) = stmt {
                 self.stmt_stack.push(stmt);
             }
-            if self.tok.kind == until {
-                break;
-            }
+        }
+        // The tree lives as long as the file is in use: no growth slack.
+        take_list(&mut self.stmt_stack, base)
+    }
+
+    /// One statement of a body and the terminator after it: `None` when the body
+    /// has ended at `until` or EOF, `Some(None)` for a statement that did not parse.
+    fn body_step(&mut self, until: Token) -> Option<Option<ast::Stmt>> {
+        if self.tok.kind == until || self.tok.kind == Token::Eof {
+            return None;
+        }
+        let stmt = self.parse_statement();
+        if self.tok.kind != until {
             if self.tok.kind != Token::Terminator {
                 self.add_error(format!(
                     "expected {}, got {}",
@@ -319,8 +446,7 @@ impl<'s> Parser<'s> {
             }
             self.next();
         }
-        // The tree lives as long as the file is in use: no growth slack.
-        take_list(&mut self.stmt_stack, base)
+        Some(stmt)
     }
 
     /// Skips the rest of a statement: up to a terminator outside any brackets the

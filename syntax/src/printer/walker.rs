@@ -124,32 +124,40 @@ impl<'a, 'p> Walker<'a, 'p> {
     }
 
     pub(crate) fn walk_stmts(&mut self, stmts: &[Stmt]) {
-        let mut prev_end = 0;
-        for (i, s) in stmts.iter().enumerate() {
-            let start = Self::stmt_start(s);
-            let mut spaced = false;
-            // Blocks are always set off by a blank line.
-            if i > 0 && matches!(s, Stmt::Block(_)) {
-                self.p.ws(Ws::Formfeed);
-                spaced = true;
-            }
-            // One blank line in the source between statements is kept.
-            if i > 0 && !spaced && self.lines_between(prev_end, start) > 1 {
-                self.p.ws(Ws::Formfeed);
-            }
-            match s {
-                Stmt::Attribute(a) => self.walk_attribute(a),
-                Stmt::Block(b) => self.walk_block(b),
-            }
-            // A statement over several lines ends the alignment section.
-            let end = self.stmt_end(s);
-            if self.different_lines(start, end) {
-                self.p.ws(Ws::Formfeed);
-            } else {
-                self.p.ws(Ws::Newline);
-            }
-            prev_end = end;
+        let mut prev_end = None;
+        for s in stmts {
+            prev_end = Some(self.walk_stmt(s, prev_end));
         }
+    }
+
+    /// Walks one statement of a body; `prev_end` is where the statement before it
+    /// ended (`None` for the first). Returns where this one ends.
+    pub(crate) fn walk_stmt(&mut self, s: &Stmt, prev_end: Option<i64>) -> i64 {
+        let start = Self::stmt_start(s);
+        let mut spaced = false;
+        // Blocks are always set off by a blank line.
+        if prev_end.is_some() && matches!(s, Stmt::Block(_)) {
+            self.p.ws(Ws::Formfeed);
+            spaced = true;
+        }
+        // One blank line in the source between statements is kept.
+        if let Some(prev_end) = prev_end {
+            if !spaced && self.lines_between(prev_end, start) > 1 {
+                self.p.ws(Ws::Formfeed);
+            }
+        }
+        match s {
+            Stmt::Attribute(a) => self.walk_attribute(a),
+            Stmt::Block(b) => self.walk_block(b),
+        }
+        // A statement over several lines ends the alignment section.
+        let end = self.stmt_end(s);
+        if self.different_lines(start, end) {
+            self.p.ws(Ws::Formfeed);
+        } else {
+            self.p.ws(Ws::Newline);
+        }
+        end
     }
 
     fn walk_attribute(&mut self, a: &Attribute) {
