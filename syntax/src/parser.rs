@@ -220,6 +220,7 @@ struct Parser<'s> {
     /// top of its stack and moved out in one exactly sized allocation when it ends,
     /// instead of growing (and then shrinking) a vector of its own.
     stmt_stack: Vec<ast::Stmt>,
+    name_stack: Vec<ast::Ident>,
     expr_stack: Vec<Expr>,
     field_stack: Vec<ast::ObjectField>,
 }
@@ -272,7 +273,13 @@ fn prec_continues(op: Token, in_prec: u8) -> bool {
 
 /// A statement's leading name, before we know whether it is an attribute or a block.
 struct BlockName {
-    fragments: Vec<ast::Ident>,
+    /// Where the fragments start on the parser's `name_stack`: most statements are
+    /// attributes, whose one-fragment name then needs no vector of its own.
+    base: usize,
+    /// The first fragment.
+    first: ast::Ident,
+    /// Number of fragments.
+    count: usize,
     /// Sum of the fragments' literal lengths plus the dots, for the attribute-name span.
     joined_len: u32,
     label: Option<Span>,
@@ -310,6 +317,7 @@ impl<'s> Parser<'s> {
             last_error_line: 0,
             depth: 0,
             stmt_stack: Vec::new(),
+            name_stack: Vec::new(),
             expr_stack: Vec::new(),
             field_stack: Vec::new(),
         };
@@ -476,9 +484,10 @@ impl<'s> Parser<'s> {
         };
         match self.tok.kind {
             Token::Assign => {
+                self.name_stack.truncate(name.base);
                 self.next();
-                let start = name.fragments[0].span.start;
-                if name.fragments.len() != 1 {
+                let start = name.first.span.start;
+                if name.count != 1 {
                     self.diags.push(Diagnostic::error(
                         CODE_ATTR_NAME,
                         &self.file,
@@ -496,11 +505,17 @@ impl<'s> Parser<'s> {
                 }
                 let value = self.parse_expr();
                 Some(ast::Stmt::Attribute(ast::Attribute {
-                    name: name.fragments[0],
+                    name: name.first,
                     value,
                 }))
             }
             Token::LCurly => {
+                // Taken before the body's statements put their names on the stack.
+                let fragments = if name.count == 1 {
+                    vec![name.first]
+                } else {
+                    take_list(&mut self.name_stack, name.base)
+                };
                 let (lcurly, _) = self.expect(Token::LCurly);
                 let body = if self.descend() {
                     self.parse_body(Token::RCurly)
@@ -510,7 +525,7 @@ impl<'s> Parser<'s> {
                 self.depth -= 1;
                 let (rcurly, _) = self.expect(Token::RCurly);
                 Some(ast::Stmt::Block(Box::new(ast::Block {
-                    name: name.fragments,
+                    name: fragments,
                     label: name.label,
                     lcurly,
                     body,
@@ -518,7 +533,8 @@ impl<'s> Parser<'s> {
                 })))
             }
             kind => {
-                if name.fragments.len() == 1 && name.label_text(self.src).is_empty() {
+                self.name_stack.truncate(name.base);
+                if name.count == 1 && name.label_text(self.src).is_empty() {
                     self.add_error(format!(
                         "expected attribute assignment or block body, got {kind}"
                     ));
@@ -537,10 +553,13 @@ impl<'s> Parser<'s> {
             self.add_error(format!("expected identifier, got {}", self.tok.kind));
             return None;
         }
+        let first = ast::Ident {
+            span: self.tok.span,
+        };
         let mut name = BlockName {
-            fragments: vec![ast::Ident {
-                span: self.tok.span,
-            }],
+            base: self.name_stack.len(),
+            first,
+            count: 1,
             joined_len: self.lit().len() as u32,
             label: None,
         };
@@ -552,7 +571,11 @@ impl<'s> Parser<'s> {
                 self.add_error(format!("expected identifier, got {}", self.tok.kind));
             }
             name.joined_len += 1 + self.lit().len() as u32;
-            name.fragments.push(ast::Ident {
+            if name.count == 1 {
+                self.name_stack.push(first);
+            }
+            name.count += 1;
+            self.name_stack.push(ast::Ident {
                 span: self.tok.span,
             });
             self.next();
@@ -569,8 +592,10 @@ impl<'s> Parser<'s> {
                 if lit.len() > 2 {
                     // Upstream drops the first and last byte; an unterminated label
                     // can end inside a character, which then shows as U+FFFD.
-                    let bytes = &lit.as_bytes()[1..lit.len() - 1];
-                    let label = String::from_utf8_lossy(bytes);
+                    let label = match lit.get(1..lit.len() - 1) {
+                        Some(inner) => std::borrow::Cow::Borrowed(inner),
+                        None => String::from_utf8_lossy(&lit.as_bytes()[1..lit.len() - 1]),
+                    };
                     let label = label.as_ref();
                     if !crate::lexer::is_valid_identifier(label) {
                         self.add_error(format!(
