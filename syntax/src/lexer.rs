@@ -24,6 +24,21 @@ static IDENT_BYTE: [u8; 256] = {
     table
 };
 
+/// The tokens that are always one byte, with whether a newline after them ends the
+/// statement: looked up rather than matched, as this runs for every other token.
+static SINGLE_BYTE: [Option<(Token, bool)>; 256] = {
+    let mut table = [None; 256];
+    table[b'\n' as usize] = Some((Token::Terminator, false));
+    table[b'{' as usize] = Some((Token::LCurly, false));
+    table[b'}' as usize] = Some((Token::RCurly, true));
+    table[b'[' as usize] = Some((Token::LBrack, false));
+    table[b']' as usize] = Some((Token::RBrack, true));
+    table[b'(' as usize] = Some((Token::LParen, false));
+    table[b')' as usize] = Some((Token::RParen, true));
+    table[b',' as usize] = Some((Token::Comma, false));
+    table
+};
+
 /// What logos recognises. Multi-character constructs whose rules are stateful
 /// (strings, block comments) are only recognised by their opening characters and then
 /// scanned by hand, so that errors land exactly where upstream reports them.
@@ -285,17 +300,8 @@ impl<'s> Lexer<'s> {
     /// Newlines and single-byte brackets need no matching at all.
     #[inline(always)]
     fn single_byte_token(&mut self, i: usize) -> Option<Tok> {
-        let (kind, insert_term) = match self.src.as_bytes().get(i) {
-            Some(b'\n') => (Token::Terminator, false),
-            Some(b'{') => (Token::LCurly, false),
-            Some(b'}') => (Token::RCurly, true),
-            Some(b'[') => (Token::LBrack, false),
-            Some(b']') => (Token::RBrack, true),
-            Some(b'(') => (Token::LParen, false),
-            Some(b')') => (Token::RParen, true),
-            Some(b',') => (Token::Comma, false),
-            _ => return None,
-        };
+        let &b = self.src.as_bytes().get(i)?;
+        let (kind, insert_term) = SINGLE_BYTE[b as usize]?;
         self.pos = i + 1;
         if self.insert_terminators {
             self.insert_term = insert_term;
