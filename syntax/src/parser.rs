@@ -347,7 +347,7 @@ impl<'s> Parser<'s> {
     }
 
     /// Advances to the next non-comment token, collecting comment groups.
-    #[inline(always)]
+    #[inline]
     fn next(&mut self) {
         self.next0();
         while self.tok.kind == Token::Comment {
