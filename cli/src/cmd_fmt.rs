@@ -6,7 +6,7 @@ use crate::diagnostics::{stderr_wants_color, DiagnosticsFormat, Printer, Sources
 use anyhow::{anyhow, bail, Result};
 use std::ffi::OsString;
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -66,8 +66,7 @@ fn format_stdin(args: &FmtArgs, printer: &Printer) -> Result<()> {
         .lock()
         .read_to_end(&mut bytes)
         .map_err(|e| anyhow!("read {}: {}", "/dev/stdin", go_error_text(&e)))?;
-    let (text, formatted) = format_source(STDIN_NAME, bytes, printer)?;
-    finish(STDIN_NAME, text.as_bytes(), &formatted, None, args)
+    format_bytes(STDIN_NAME, bytes, None, args, printer)
 }
 
 fn format_path(path: &Path, args: &FmtArgs, printer: &Printer) -> Result<()> {
@@ -77,34 +76,140 @@ fn format_path(path: &Path, args: &FmtArgs, printer: &Printer) -> Result<()> {
         bail!("cannot format a directory");
     }
     let bytes = fs::read(path).map_err(|e| go_error("open", &shown, &e))?;
-    let (text, formatted) = format_source(&shown, bytes, printer)?;
-    finish(
-        &shown,
-        text.as_bytes(),
-        &formatted,
-        Some((path, &meta)),
-        args,
-    )
+    format_bytes(&shown, bytes, Some((path, &meta)), args, printer)
 }
 
-/// Parses `bytes` and returns the source text (the bytes themselves, not a copy: only
-/// valid UTF-8 gets this far, so it equals the input) and the canonical text with its
-/// final newline, or prints the parse diagnostics and fails.
-fn format_source(name: &str, bytes: Vec<u8>, printer: &Printer) -> Result<(String, String)> {
+/// Formats a file's contents and acts on the result: check it (`-t`), write it back
+/// (`-w`) or print it.
+///
+/// Neither the whole syntax tree nor the whole output is ever held, so memory stays
+/// near the size of the input: a first pass parses one top-level statement at a time
+/// and drops it, only to find errors; once there are none, each later pass parses
+/// and formats statement by statement, straight to where the text goes (the
+/// formatter prints the same text as it does for the whole tree; a test checks this
+/// over every fixture). Checking whether anything changes is such a pass too, ending
+/// at the first difference.
+fn format_bytes(
+    name: &str,
+    bytes: Vec<u8>,
+    file: Option<(&Path, &fs::Metadata)>,
+    args: &FmtArgs,
+    printer: &Printer,
+) -> Result<()> {
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        // Invalid UTF-8 is an error the whole-file parser reports where it occurs.
+        Err(err) => return format_whole(name, err.into_bytes(), file, args, printer),
+    };
+    let diagnostics = alloy_syntax::parser::Statements::new(name, &text).finish();
+    if diagnostics.iter().any(alloy_syntax::Diagnostic::is_error) {
+        return Err(report_errors(name, text, &diagnostics, printer));
+    }
+    let unchanged = || {
+        let mut check = SameAs {
+            expected: text.as_bytes(),
+        };
+        // Only a difference makes writing to `check` fail.
+        format_stream(name, &text, &mut check).is_ok() && check.expected.is_empty()
+    };
+    if args.test {
+        if !unchanged() {
+            bail!("file {name} is not formatted correctly");
+        }
+        return Ok(());
+    }
+    match file {
+        Some((path, meta)) if args.write => {
+            // Leaving an unchanged file alone keeps its timestamp, so file watchers
+            // and build tools see no change.
+            if unchanged() {
+                return Ok(());
+            }
+            write_atomically(path, meta, |out| format_stream(name, &text, out))
+                .map_err(|e| go_error("open", name, &e))
+        }
+        _ => {
+            let mut stdout = BufWriter::with_capacity(OUTPUT_BUFFER, io::stdout().lock());
+            format_stream(name, &text, &mut stdout)
+                .and_then(|()| stdout.flush())
+                .map_err(|e| anyhow!("write /dev/stdout: {}", go_error_text(&e)))
+        }
+    }
+}
+
+/// Bytes of formatted text gathered before each write.
+const OUTPUT_BUFFER: usize = 64 * 1024;
+
+/// Formats `text`, which parses without errors, one top-level statement at a time
+/// into `out`, with the final newline `fmt` always ends with.
+fn format_stream(name: &str, text: &str, out: &mut impl Write) -> io::Result<()> {
+    let opts = alloy_syntax::printer::PrintOptions::default();
+    let mut formatter = alloy_syntax::printer::StmtFormatter::new(text, &opts);
+    for stmt in alloy_syntax::parser::Statements::new(name, text) {
+        formatter.push(&stmt);
+        formatter.write_ready(|ready| out.write_all(ready))?;
+    }
+    out.write_all(&formatter.finish())?;
+    out.write_all(b"\n")
+}
+
+/// A writer that checks what is written against `expected`, consuming it, and fails
+/// at the first byte that differs (so a changed file is known without formatting
+/// all of it).
+struct SameAs<'a> {
+    expected: &'a [u8],
+}
+
+impl Write for SameAs<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.expected.strip_prefix(buf) {
+            Some(rest) => {
+                self.expected = rest;
+                Ok(buf.len())
+            }
+            None => Err(io::Error::other("output differs from the input")),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Prints the parse diagnostics of `text` to stderr and returns the error `fmt`
+/// fails with.
+fn report_errors(
+    name: &str,
+    text: String,
+    diagnostics: &[alloy_syntax::Diagnostic],
+    printer: &Printer,
+) -> anyhow::Error {
+    let sources: Sources = [(name.to_string(), Arc::<str>::from(text))].into();
+    let mut stderr = io::stderr().lock();
+    let _ = stderr.write_all(printer.render(diagnostics, &sources).as_bytes());
+    let _ = stderr.flush();
+    anyhow!("encountered errors during formatting")
+}
+
+/// [`format_bytes`] for input that is not UTF-8 (which does not parse): the whole
+/// tree is built, so the errors are reported exactly where the parser finds them.
+fn format_whole(
+    name: &str,
+    bytes: Vec<u8>,
+    file: Option<(&Path, &fs::Metadata)>,
+    args: &FmtArgs,
+    printer: &Printer,
+) -> Result<()> {
     let (text, parsed) = alloy_syntax::parser::parse_owned(name, bytes);
     if parsed.has_errors() {
-        let sources: Sources = [(name.to_string(), Arc::<str>::from(text))].into();
-        let mut stderr = io::stderr().lock();
-        let _ = stderr.write_all(printer.render(&parsed.diagnostics, &sources).as_bytes());
-        let _ = stderr.flush();
-        bail!("encountered errors during formatting");
+        return Err(report_errors(name, text, &parsed.diagnostics, printer));
     }
     let mut out = alloy_syntax::printer::format_file(&parsed.file, &text);
     // The printer leaves the final newline to its caller; `fmt` always ends with one.
     out.push('\n');
     // The tree is not needed any more; free it before the output is written.
     drop(parsed);
-    Ok((text, out))
+    finish(name, text.as_bytes(), &out, file, args)
 }
 
 /// Acts on the formatted text: check it (`-t`), write it back (`-w`) or print it.
@@ -129,7 +234,7 @@ fn finish(
             if unchanged {
                 return Ok(());
             }
-            write_atomically(path, meta, formatted.as_bytes())
+            write_atomically(path, meta, |out| out.write_all(formatted.as_bytes()))
                 .map_err(|e| go_error("open", name, &e))
         }
         _ => {
@@ -142,11 +247,16 @@ fn finish(
     }
 }
 
-/// Replaces the contents of `path` with `data` so that readers see either the old or
-/// the new file, never a half-written one: write a temporary file beside it with the
-/// same permissions (and, where allowed, owner), then rename it over the original. A
-/// symlink is followed, so the link stays and its target gets the new contents.
-fn write_atomically(path: &Path, meta: &fs::Metadata, data: &[u8]) -> io::Result<()> {
+/// Replaces the contents of `path` with what `write` writes, so that readers see
+/// either the old or the new file, never a half-written one: write a temporary file
+/// beside it with the same permissions (and, where allowed, owner), then rename it
+/// over the original. A symlink is followed, so the link stays and its target gets
+/// the new contents.
+fn write_atomically(
+    path: &Path,
+    meta: &fs::Metadata,
+    write: impl FnOnce(&mut BufWriter<fs::File>) -> io::Result<()>,
+) -> io::Result<()> {
     // Upstream opens the file for writing, so a file we may not write is refused even
     // when its directory would let us replace it. Opening without truncating checks
     // exactly that and changes nothing.
@@ -163,8 +273,9 @@ fn write_atomically(path: &Path, meta: &fs::Metadata, data: &[u8]) -> io::Result
         // and the temporary file must not be readable by others in between.
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp)?;
-        file.write_all(data)?;
+        let mut out = BufWriter::with_capacity(OUTPUT_BUFFER, options.open(&tmp)?);
+        write(&mut out)?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;

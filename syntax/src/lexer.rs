@@ -24,6 +24,21 @@ static IDENT_BYTE: [u8; 256] = {
     table
 };
 
+/// The tokens that are always one byte, with whether a newline after them ends the
+/// statement: looked up rather than matched, as this runs for every other token.
+static SINGLE_BYTE: [Option<(Token, bool)>; 256] = {
+    let mut table = [None; 256];
+    table[b'\n' as usize] = Some((Token::Terminator, false));
+    table[b'{' as usize] = Some((Token::LCurly, false));
+    table[b'}' as usize] = Some((Token::RCurly, true));
+    table[b'[' as usize] = Some((Token::LBrack, false));
+    table[b']' as usize] = Some((Token::RBrack, true));
+    table[b'(' as usize] = Some((Token::LParen, false));
+    table[b')' as usize] = Some((Token::RParen, true));
+    table[b',' as usize] = Some((Token::Comma, false));
+    table
+};
+
 /// What logos recognises. Multi-character constructs whose rules are stateful
 /// (strings, block comments) are only recognised by their opening characters and then
 /// scanned by hand, so that errors land exactly where upstream reports them.
@@ -133,6 +148,10 @@ pub const INVALID_UTF8_SUBSTITUTE: u8 = 0x1A;
 /// The scanner over one source text.
 pub struct Lexer<'s> {
     src: &'s str,
+    /// Where scanning stands: the end of the last token. The fast paths move only
+    /// this; `inner` catches up when logos is next asked for a token, which spares
+    /// its bookkeeping on most tokens.
+    pos: usize,
     inner: logos::Lexer<'s, Raw>,
     /// Whether a newline (or EOF, or a comment running to the line's end) should
     /// produce a TERMINATOR.
@@ -167,6 +186,7 @@ impl<'s> Lexer<'s> {
         }
         let mut lexer = Lexer {
             src,
+            pos: inner.span().end,
             inner,
             insert_term: false,
             pending: None,
@@ -241,8 +261,60 @@ impl<'s> Lexer<'s> {
         self.invalid_utf8.binary_search(&(offset as u32)).is_ok()
     }
 
-    /// Scans the next token.
+    /// Scans the next token. Blanks, single-byte tokens and the common tokens of
+    /// [`Lexer::fast_token`] are handled here, inlined into the caller; the rest
+    /// (logos, comments, EOF) goes out of line, so the usual token costs no more than
+    /// a small function's worth of registers.
+    #[inline(always)]
     pub fn next_token(&mut self) -> Tok {
+        if self.pending.is_some() || self.at_eof {
+            return self.next_token_slow();
+        }
+        let pos = self.pos;
+        let i = self.skip_blanks(pos);
+        if let Some(tok) = self.single_byte_token(i) {
+            return tok;
+        }
+        if let Some(tok) = self.fast_token(i) {
+            return tok;
+        }
+        self.next_token_slow()
+    }
+
+    /// The first byte at or after `pos` that is not a blank (nor a newline that
+    /// inserts no terminator).
+    #[inline(always)]
+    fn skip_blanks(&self, pos: usize) -> usize {
+        let bytes = self.src.as_bytes();
+        let mut i = pos;
+        while let Some(&b) = bytes.get(i) {
+            match b {
+                b' ' | b'\t' | b'\r' => i += 1,
+                b'\n' if !self.insert_term => i += 1,
+                _ => break,
+            }
+        }
+        i
+    }
+
+    /// Newlines and single-byte brackets need no matching at all.
+    #[inline(always)]
+    fn single_byte_token(&mut self, i: usize) -> Option<Tok> {
+        let &b = self.src.as_bytes().get(i)?;
+        let (kind, insert_term) = SINGLE_BYTE[b as usize]?;
+        self.pos = i + 1;
+        if self.insert_terminators {
+            self.insert_term = insert_term;
+        }
+        Some(Tok {
+            kind,
+            span: Span::new(i as u32, i as u32 + 1),
+        })
+    }
+
+    /// Everything [`Lexer::next_token`] does not do inline.
+    #[inline(never)]
+    fn next_token_slow(&mut self) -> Tok {
         if let Some(tok) = self.pending.take() {
             return tok;
         }
@@ -256,44 +328,22 @@ impl<'s> Lexer<'s> {
             // Fast path, before the automaton: runs of blanks are long in aligned configs,
             // and newlines and single-byte brackets need no matching at all. Everything
             // else goes through logos.
-            let pos = self.inner.span().end;
-            let bytes = self.src.as_bytes();
-            let mut i = pos;
-            while let Some(&b) = bytes.get(i) {
-                match b {
-                    b' ' | b'\t' | b'\r' => i += 1,
-                    b'\n' if !self.insert_term => i += 1,
-                    _ => break,
-                }
-            }
-            let single = match bytes.get(i) {
-                Some(b'\n') => Some((Token::Terminator, false)),
-                Some(b'{') => Some((Token::LCurly, false)),
-                Some(b'}') => Some((Token::RCurly, true)),
-                Some(b'[') => Some((Token::LBrack, false)),
-                Some(b']') => Some((Token::RBrack, true)),
-                Some(b'(') => Some((Token::LParen, false)),
-                Some(b')') => Some((Token::RParen, true)),
-                Some(b',') => Some((Token::Comma, false)),
-                _ => None,
-            };
-            if let Some((kind, insert_term)) = single {
-                self.inner.bump(i + 1 - pos);
-                if self.insert_terminators {
-                    self.insert_term = insert_term;
-                }
-                return Tok {
-                    kind,
-                    span: Span::new(i as u32, i as u32 + 1),
-                };
-            }
-            if let Some(tok) = self.fast_token(pos, i) {
+            let i = self.skip_blanks(self.pos);
+            if let Some(tok) = self.single_byte_token(i) {
                 return tok;
             }
-            if i > pos {
-                self.inner.bump(i - pos);
+            if let Some(tok) = self.fast_token(i) {
+                return tok;
             }
-            let Some(raw) = self.inner.next() else {
+            // Bring logos up to where we stand.
+            let at = self.inner.span().end;
+            if i > at {
+                self.inner.bump(i - at);
+            }
+            let raw = self.inner.next();
+            self.pos = self.inner.span().end;
+            let Some(raw) = raw else {
+                self.pos = self.src.len();
                 let end = self.src.len() as u32;
                 if self.insert_term {
                     self.insert_term = false;
@@ -344,7 +394,7 @@ impl<'s> Lexer<'s> {
                     }
                     let comment = Tok {
                         kind: Token::Comment,
-                        span: to_span(self.inner.span_from(start)),
+                        span: Span::new(start as u32, self.pos as u32),
                     };
                     let ends_line = self.insert_term && self.find_line_end(start);
                     self.insert_term = false;
@@ -405,17 +455,17 @@ impl<'s> Lexer<'s> {
             }
             return Tok {
                 kind,
-                span: to_span(self.inner.span_from(start)),
+                span: Span::new(start as u32, self.pos as u32),
             };
         }
     }
 
     /// The common tokens of real configs (ASCII identifiers and keywords, `"` strings,
     /// `=` and `.`) without the automaton, which costs several times more per token.
-    /// `pos` is where the lexer stands and `i` the first byte after blanks. Returns
-    /// `None` to let logos decide, having consumed nothing.
-    #[inline]
-    fn fast_token(&mut self, pos: usize, i: usize) -> Option<Tok> {
+    /// `i` is the first byte after blanks. Returns `None` to let logos decide,
+    /// having consumed nothing.
+    #[inline(always)]
+    fn fast_token(&mut self, i: usize) -> Option<Tok> {
         let bytes = self.src.as_bytes();
         let b = *bytes.get(i)?;
         let (kind, end, insert_term) = if IDENT_BYTE[b as usize] == 1 {
@@ -437,9 +487,8 @@ impl<'s> Lexer<'s> {
             };
             (kind, end, true)
         } else if b == b'"' {
-            self.inner.bump(i + 1 - pos);
             self.scan_string(i, '"', true, false);
-            (Token::String, self.inner.span().end, true)
+            (Token::String, self.pos, true)
         } else if b == b'=' && bytes.get(i + 1) != Some(&b'=') {
             (Token::Assign, i + 1, false)
         } else if b == b'.' && !bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
@@ -447,10 +496,7 @@ impl<'s> Lexer<'s> {
         } else {
             return None;
         };
-        let consumed = self.inner.span().end;
-        if end > consumed {
-            self.inner.bump(end - consumed);
-        }
+        self.pos = end;
         if self.insert_terminators {
             self.insert_term = insert_term;
         }
@@ -481,10 +527,7 @@ impl<'s> Lexer<'s> {
     fn illegal_char(&mut self, start: usize) {
         let ch = self.src[start..].chars().next().unwrap_or('\0');
         // logos reports the error over at least the first byte; cover the whole char.
-        let consumed = self.inner.span().end - start;
-        if ch.len_utf8() > consumed {
-            self.inner.bump(ch.len_utf8() - consumed);
-        }
+        self.pos = self.pos.max(start + ch.len_utf8());
         if ch == BOM {
             // The misplaced BOM was already reported with the byte errors.
             return;
@@ -506,11 +549,7 @@ impl<'s> Lexer<'s> {
         loop {
             // Jump to the next byte that can matter: the quote, an escape or a newline.
             // Everything between is plain text (multi-byte characters included).
-            let delim = until as u8;
-            i = match memchr::memchr3(delim, b'\\', b'\n', &bytes[i.min(bytes.len())..]) {
-                Some(skip) => i + skip,
-                None => bytes.len(),
-            };
+            i = find_string_stop(bytes, i, until as u8);
             let Some(&b) = bytes.get(i) else {
                 self.error(start, "string literal not terminated");
                 break;
@@ -528,8 +567,7 @@ impl<'s> Lexer<'s> {
                 i = self.scan_escape(i);
             }
         }
-        let consumed = self.inner.span().end;
-        self.inner.bump(i - consumed);
+        self.pos = i;
     }
 
     /// Checks the escape sequence whose first character (after `\`) is at `i`; returns
@@ -579,12 +617,11 @@ impl<'s> Lexer<'s> {
     fn scan_block_comment(&mut self, start: usize) {
         match self.src[start + 2..].find("*/") {
             Some(pos) => {
-                let end = start + 2 + pos + 2;
-                self.inner.bump(end - self.inner.span().end);
+                self.pos = start + 2 + pos + 2;
             }
             None => {
                 self.error(start, "block comment not terminated");
-                self.inner.bump(self.src.len() - self.inner.span().end);
+                self.pos = self.src.len();
             }
         }
     }
@@ -639,13 +676,35 @@ fn to_span(range: std::ops::Range<usize>) -> Span {
     Span::new(range.start as u32, range.end as u32)
 }
 
-trait SpanFrom {
-    fn span_from(&self, start: usize) -> std::ops::Range<usize>;
-}
-
-impl SpanFrom for logos::Lexer<'_, Raw> {
-    fn span_from(&self, start: usize) -> std::ops::Range<usize> {
-        start..self.span().end
+/// The first byte at or after `i` that can end a run of plain string text: `delim`,
+/// a backslash or a newline; `bytes.len()` if none. Most strings end within a few
+/// words, which are checked eight bytes at a time before memchr is set up.
+#[inline]
+fn find_string_stop(bytes: &[u8], i: usize, delim: u8) -> usize {
+    /// Words to check by hand; longer strings are left to memchr's vector loop.
+    const SHORT_WORDS: usize = 4;
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Sets the high bit of the lowest zero byte of `x` (bits above it may be
+    // wrong, which does not matter when only the lowest is looked at).
+    let zero_byte = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let mut i = i;
+    for _ in 0..SHORT_WORDS {
+        let Some(word) = bytes.get(i..i + 8) else {
+            break;
+        };
+        let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let hits = zero_byte(w ^ (LO * delim as u64))
+            | zero_byte(w ^ (LO * b'\\' as u64))
+            | zero_byte(w ^ (LO * b'\n' as u64));
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    match memchr::memchr3(delim, b'\\', b'\n', bytes.get(i..).unwrap_or(&[])) {
+        Some(skip) => i + skip,
+        None => bytes.len(),
     }
 }
 
@@ -708,6 +767,13 @@ pub fn strip_comment_cr(raw: &str) -> String {
 
 /// Whether `s` scans as exactly one identifier covering all of it.
 pub fn is_valid_identifier(s: &str) -> bool {
+    // ASCII names, the usual case, are decided without a lexer.
+    let bytes = s.as_bytes();
+    if bytes.is_ascii() {
+        return bytes.first().is_some_and(|&b| IDENT_BYTE[b as usize] == 1)
+            && bytes.iter().all(|&b| IDENT_BYTE[b as usize] != 0)
+            && !matches!(s, "true" | "false" | "null");
+    }
     let mut lexer = Lexer::new(s).without_terminators();
     let first = lexer.next_token();
     first.kind == Token::Ident

@@ -82,6 +82,183 @@ pub fn parse_expression(filename: &str, src: &str) -> (Expr, Vec<Diagnostic>) {
     (expr, p.diags)
 }
 
+/// A file parsed one top-level statement at a time, for callers that handle each
+/// statement and drop it (`ferroalloy fmt` on large files), so the whole tree never
+/// exists at once. Statements and diagnostics are those of [`parse_file`]; comments
+/// are not kept (see [`CommentGroups`]).
+pub struct Statements<'s> {
+    p: Parser<'s>,
+}
+
+impl<'s> Statements<'s> {
+    /// Starts parsing `src`, named `filename` in diagnostics.
+    pub fn new(filename: &str, src: &'s str) -> Statements<'s> {
+        Statements {
+            p: Parser::new(filename, Lexer::new(src)),
+        }
+    }
+
+    /// The next statement that parsed, or `None` at the end of the file.
+    pub fn next_stmt(&mut self) -> Option<ast::Stmt> {
+        loop {
+            let step = self.p.body_step(Token::Eof);
+            // Nobody asked for comments here; the printer scans them itself.
+            self.p.comments.clear();
+            match step {
+                None => return None,
+                Some(Some(stmt)) => return Some(stmt),
+                Some(None) => {}
+            }
+        }
+    }
+
+    /// Whether an error has been found so far.
+    pub fn has_errors(&self) -> bool {
+        self.p.diags.iter().any(Diagnostic::is_error)
+    }
+
+    /// Every diagnostic found so far.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.p.diags
+    }
+
+    /// Parses what is left and returns all diagnostics.
+    pub fn finish(mut self) -> Vec<Diagnostic> {
+        while self.next_stmt().is_some() {}
+        self.p.diags
+    }
+}
+
+impl Iterator for Statements<'_> {
+    type Item = ast::Stmt;
+
+    fn next(&mut self) -> Option<ast::Stmt> {
+        self.next_stmt()
+    }
+}
+
+/// The comment groups of a source, found by scanning alone, for a source that
+/// parses without errors. The lexer does not depend on the parser, and between two
+/// comments with only blanks between them it returns no token (not even a
+/// terminator), so these are the groups [`parse_file`] records in
+/// [`ast::File::comments`]; the formatter reads them ahead of the statements it
+/// prints when the file is parsed statement by statement ([`Statements`]).
+///
+/// Only strings and comments matter here, so this skips from quote to quote and
+/// slash to slash instead of lexing every token (a test compares it with the parser
+/// over every fixture that parses).
+pub struct CommentGroups<'s> {
+    src: &'s str,
+    lines: LineCursor<'s>,
+    /// The next comment not yet in a group.
+    pending: Option<Span>,
+}
+
+impl<'s> CommentGroups<'s> {
+    pub fn new(src: &'s str) -> CommentGroups<'s> {
+        // A byte order mark may only come first, where the lexer skips it.
+        let start = if src.starts_with('\u{FEFF}') { 3 } else { 0 };
+        let mut groups = CommentGroups {
+            src,
+            lines: LineCursor {
+                src,
+                offset: 0,
+                line: 1,
+            },
+            pending: None,
+        };
+        groups.pending = groups.next_comment(start, false).map(|(span, _)| span);
+        groups
+    }
+
+    /// The first comment at or after `from`, and whether only blanks lie between
+    /// `from` and it (`from` being where a comment ended when `after_comment`).
+    fn next_comment(&self, from: usize, after_comment: bool) -> Option<(Span, bool)> {
+        let bytes = self.src.as_bytes();
+        let mut i = from;
+        let mut adjacent = after_comment;
+        if adjacent {
+            while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\r' | b'\n') {
+                i += 1;
+            }
+        }
+        loop {
+            let k = i + memchr::memchr3(b'"', b'`', b'/', bytes.get(i..)?)?;
+            if k > i {
+                adjacent = false;
+            }
+            match bytes[k] {
+                b'"' => {
+                    // Skip the string, escapes included: a `\"` does not end it.
+                    let mut j = k + 1;
+                    loop {
+                        j += memchr::memchr2(b'"', b'\\', bytes.get(j..)?)?;
+                        if bytes[j] == b'"' {
+                            break;
+                        }
+                        j += 2;
+                    }
+                    i = j + 1;
+                    adjacent = false;
+                }
+                b'`' => {
+                    i = k + 1 + memchr::memchr(b'`', bytes.get(k + 1..)?)? + 1;
+                    adjacent = false;
+                }
+                _ => match bytes.get(k + 1) {
+                    Some(b'/') => {
+                        let end = memchr::memchr(b'\n', &bytes[k..]).map_or(bytes.len(), |n| k + n);
+                        return Some((Span::new(k as u32, end as u32), adjacent));
+                    }
+                    Some(b'*') => {
+                        let end = memchr::memmem::find(&bytes[k + 2..], b"*/")
+                            .map_or(bytes.len(), |n| k + 2 + n + 2);
+                        return Some((Span::new(k as u32, end as u32), adjacent));
+                    }
+                    // A division.
+                    _ => {
+                        i = k + 1;
+                        adjacent = false;
+                    }
+                },
+            }
+        }
+    }
+
+    /// The line a comment ends on.
+    fn end_line(&mut self, span: Span) -> u32 {
+        let newlines = memchr::memchr_iter(b'\n', &self.src.as_bytes()[span.range()]).count();
+        self.lines.line(span.start) + newlines as u32
+    }
+}
+
+impl Iterator for CommentGroups<'_> {
+    type Item = ast::CommentGroup;
+
+    /// Groups as [`Parser::consume_comment_group`] forms them: comments with no
+    /// token between them, each starting at most one line below where the one
+    /// before it ended.
+    fn next(&mut self) -> Option<ast::CommentGroup> {
+        let first = self.pending.take()?;
+        let mut group = vec![ast::Comment { span: first }];
+        let mut end_line = self.end_line(first);
+        let mut from = first.end as usize;
+        loop {
+            match self.next_comment(from, true) {
+                Some((span, true)) if self.lines.line(span.start) <= end_line + 1 => {
+                    end_line = self.end_line(span);
+                    group.push(ast::Comment { span });
+                    from = span.end as usize;
+                }
+                next => {
+                    self.pending = next.map(|(span, _)| span);
+                    return Some(group);
+                }
+            }
+        }
+    }
+}
+
 const CODE_SCAN: &str = "alloy::syntax::scan";
 const CODE_PARSE: &str = "alloy::syntax::unexpected_token";
 const CODE_ATTR_NAME: &str = "alloy::syntax::attribute_name";
@@ -100,6 +277,13 @@ struct Parser<'s> {
     last_error_line: u32,
     /// Depth of the syntax tree being built at this point (nesting plus chain length).
     depth: u32,
+    /// Elements of the lists being parsed, innermost last. A list is collected on
+    /// top of its stack and moved out in one exactly sized allocation when it ends,
+    /// instead of growing (and then shrinking) a vector of its own.
+    stmt_stack: Vec<ast::Stmt>,
+    name_stack: Vec<ast::Ident>,
+    expr_stack: Vec<Expr>,
+    field_stack: Vec<ast::ObjectField>,
 }
 
 /// Deepest syntax tree the parser builds. Everything that walks a tree (printer,
@@ -132,6 +316,17 @@ impl LineCursor<'_> {
     }
 }
 
+/// Moves the elements of `stack` from `base` on into a vector of exactly their
+/// number. (`Vec::split_off(0)` would hand over the stack itself, slack included.)
+fn take_list<T>(stack: &mut Vec<T>, base: usize) -> Vec<T> {
+    if base > 0 {
+        return stack.split_off(base);
+    }
+    let mut list = Vec::with_capacity(stack.len());
+    list.append(stack);
+    list
+}
+
 /// Whether the binary-operator loop at `in_prec` would take `op` as its next operator.
 fn prec_continues(op: Token, in_prec: u8) -> bool {
     op != Token::Pow && op.binary_precedence() >= in_prec && op.binary_precedence() > 0
@@ -139,7 +334,13 @@ fn prec_continues(op: Token, in_prec: u8) -> bool {
 
 /// A statement's leading name, before we know whether it is an attribute or a block.
 struct BlockName {
-    fragments: Vec<ast::Ident>,
+    /// Where the fragments start on the parser's `name_stack`: most statements are
+    /// attributes, whose one-fragment name then needs no vector of its own.
+    base: usize,
+    /// The first fragment.
+    first: ast::Ident,
+    /// Number of fragments.
+    count: usize,
     /// Sum of the fragments' literal lengths plus the dots, for the attribute-name span.
     joined_len: u32,
     label: Option<Span>,
@@ -176,6 +377,10 @@ impl<'s> Parser<'s> {
             },
             last_error_line: 0,
             depth: 0,
+            stmt_stack: Vec::new(),
+            name_stack: Vec::new(),
+            expr_stack: Vec::new(),
+            field_stack: Vec::new(),
         };
         p.next();
         p
@@ -211,6 +416,7 @@ impl<'s> Parser<'s> {
         }
     }
 
+    /// Collects one comment group. [`CommentGroups`] forms groups the same way.
     fn consume_comment_group(&mut self) {
         let mut group = Vec::new();
         let mut end_line = self.lines.line(self.tok.span.start);
@@ -281,14 +487,24 @@ impl<'s> Parser<'s> {
 
     /// Body = [ Statement { terminator Statement } ], up to `until` (not consumed).
     fn parse_body(&mut self, until: Token) -> ast::Body {
-        let mut body = Vec::new();
-        while self.tok.kind != until && self.tok.kind != Token::Eof {
-            if let Some(stmt) = self.parse_statement() {
-                body.push(stmt);
+        let base = self.stmt_stack.len();
+        while let Some(stmt) = self.body_step(until) {
+            if let Some(stmt) = stmt {
+                self.stmt_stack.push(stmt);
             }
-            if self.tok.kind == until {
-                break;
-            }
+        }
+        // The tree lives as long as the file is in use: no growth slack.
+        take_list(&mut self.stmt_stack, base)
+    }
+
+    /// One statement of a body and the terminator after it: `None` when the body
+    /// has ended at `until` or EOF, `Some(None)` for a statement that did not parse.
+    fn body_step(&mut self, until: Token) -> Option<Option<ast::Stmt>> {
+        if self.tok.kind == until || self.tok.kind == Token::Eof {
+            return None;
+        }
+        let stmt = self.parse_statement();
+        if self.tok.kind != until {
             if self.tok.kind != Token::Terminator {
                 self.add_error(format!(
                     "expected {}, got {}",
@@ -299,9 +515,7 @@ impl<'s> Parser<'s> {
             }
             self.next();
         }
-        // The tree lives as long as the file is in use: no growth slack.
-        body.shrink_to_fit();
-        body
+        Some(stmt)
     }
 
     /// Skips the rest of a statement: up to a terminator outside any brackets the
@@ -331,9 +545,10 @@ impl<'s> Parser<'s> {
         };
         match self.tok.kind {
             Token::Assign => {
+                self.name_stack.truncate(name.base);
                 self.next();
-                let start = name.fragments[0].span.start;
-                if name.fragments.len() != 1 {
+                let start = name.first.span.start;
+                if name.count != 1 {
                     self.diags.push(Diagnostic::error(
                         CODE_ATTR_NAME,
                         &self.file,
@@ -351,11 +566,17 @@ impl<'s> Parser<'s> {
                 }
                 let value = self.parse_expr();
                 Some(ast::Stmt::Attribute(ast::Attribute {
-                    name: name.fragments[0],
+                    name: name.first,
                     value,
                 }))
             }
             Token::LCurly => {
+                // Taken before the body's statements put their names on the stack.
+                let fragments = if name.count == 1 {
+                    vec![name.first]
+                } else {
+                    take_list(&mut self.name_stack, name.base)
+                };
                 let (lcurly, _) = self.expect(Token::LCurly);
                 let body = if self.descend() {
                     self.parse_body(Token::RCurly)
@@ -365,7 +586,7 @@ impl<'s> Parser<'s> {
                 self.depth -= 1;
                 let (rcurly, _) = self.expect(Token::RCurly);
                 Some(ast::Stmt::Block(Box::new(ast::Block {
-                    name: name.fragments,
+                    name: fragments,
                     label: name.label,
                     lcurly,
                     body,
@@ -373,7 +594,8 @@ impl<'s> Parser<'s> {
                 })))
             }
             kind => {
-                if name.fragments.len() == 1 && name.label_text(self.src).is_empty() {
+                self.name_stack.truncate(name.base);
+                if name.count == 1 && name.label_text(self.src).is_empty() {
                     self.add_error(format!(
                         "expected attribute assignment or block body, got {kind}"
                     ));
@@ -392,10 +614,13 @@ impl<'s> Parser<'s> {
             self.add_error(format!("expected identifier, got {}", self.tok.kind));
             return None;
         }
+        let first = ast::Ident {
+            span: self.tok.span,
+        };
         let mut name = BlockName {
-            fragments: vec![ast::Ident {
-                span: self.tok.span,
-            }],
+            base: self.name_stack.len(),
+            first,
+            count: 1,
             joined_len: self.lit().len() as u32,
             label: None,
         };
@@ -407,7 +632,11 @@ impl<'s> Parser<'s> {
                 self.add_error(format!("expected identifier, got {}", self.tok.kind));
             }
             name.joined_len += 1 + self.lit().len() as u32;
-            name.fragments.push(ast::Ident {
+            if name.count == 1 {
+                self.name_stack.push(first);
+            }
+            name.count += 1;
+            self.name_stack.push(ast::Ident {
                 span: self.tok.span,
             });
             self.next();
@@ -424,8 +653,10 @@ impl<'s> Parser<'s> {
                 if lit.len() > 2 {
                     // Upstream drops the first and last byte; an unterminated label
                     // can end inside a character, which then shows as U+FFFD.
-                    let bytes = &lit.as_bytes()[1..lit.len() - 1];
-                    let label = String::from_utf8_lossy(bytes);
+                    let label = match lit.get(1..lit.len() - 1) {
+                        Some(inner) => std::borrow::Cow::Borrowed(inner),
+                        None => String::from_utf8_lossy(&lit.as_bytes()[1..lit.len() - 1]),
+                    };
                     let label = label.as_ref();
                     if !crate::lexer::is_valid_identifier(label) {
                         self.add_error(format!(
@@ -713,9 +944,10 @@ impl<'s> Parser<'s> {
 
     /// ExprList = Expression { "," Expression } [ "," ].
     fn parse_expr_list(&mut self, until: Token) -> Vec<Expr> {
-        let mut exprs = Vec::new();
+        let base = self.expr_stack.len();
         while self.tok.kind != until && self.tok.kind != Token::Eof {
-            exprs.push(self.parse_expr());
+            let expr = self.parse_expr();
+            self.expr_stack.push(expr);
             if self.tok.kind == until {
                 break;
             }
@@ -725,15 +957,15 @@ impl<'s> Parser<'s> {
             self.next();
         }
         // The tree lives as long as the file is in use: no growth slack.
-        exprs.shrink_to_fit();
-        exprs
+        take_list(&mut self.expr_stack, base)
     }
 
     /// FieldList = Field { "," Field } [ "," ].
     fn parse_field_list(&mut self, until: Token) -> Vec<ast::ObjectField> {
-        let mut fields = Vec::new();
+        let base = self.field_stack.len();
         while self.tok.kind != until && self.tok.kind != Token::Eof {
-            fields.push(self.parse_field());
+            let field = self.parse_field();
+            self.field_stack.push(field);
             if self.tok.kind == until {
                 break;
             }
@@ -743,8 +975,7 @@ impl<'s> Parser<'s> {
             self.next();
         }
         // The tree lives as long as the file is in use: no growth slack.
-        fields.shrink_to_fit();
-        fields
+        take_list(&mut self.field_stack, base)
     }
 
     /// Field = ( string | identifier ) "=" Expression.
@@ -795,4 +1026,25 @@ pub fn go_quote(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scanned_comment_groups_are_the_parsers() {
+        let sources = [
+            "// a\n// b\n\n// c\nx = 1 // d\n// e\ny = 2",
+            "\u{FEFF}// after a byte order mark\na = 1",
+            "a = \"// not a comment \\\" /* nor this */\" // but this\nb = `raw // \"` /* and\nthis */",
+            "a = 4 / 2 /* one */ /* group */\n\n\n/* not the same */\nb = [1, // x\n2]",
+            "a = \"\\\\\" // after an escaped backslash\nb { /* c */ }\n/* unclosed at the end",
+        ];
+        for src in sources {
+            let parsed = parse_file("", src);
+            let scanned: Vec<_> = CommentGroups::new(src).collect();
+            assert_eq!(scanned, parsed.file.comments, "{src:?}");
+        }
+    }
 }

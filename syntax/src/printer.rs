@@ -26,7 +26,7 @@ mod trimmer;
 mod walker;
 
 use crate::ast;
-use engine::{Lines, Printer};
+use engine::{Comments, Printer};
 use walker::Walker;
 
 /// Options for [`format_file_with`].
@@ -54,9 +54,8 @@ pub fn format_file(file: &ast::File, src: &str) -> String {
 
 /// [`format_file`] with options, such as secret redaction.
 pub fn format_file_with(file: &ast::File, src: &str, opts: &PrintOptions) -> String {
-    let lines = Lines::new(src);
-    let mut printer = Printer::new(src, &lines, src.len() + src.len() / 8 + 64);
-    printer.set_comments(&file.comments);
+    let mut printer = Printer::new(src, src.len() + src.len() / 8 + 64);
+    printer.set_comments(Comments::File(&file.comments, 0));
     let mut w = Walker::new(printer, src, opts);
     w.walk_stmts(&file.body);
     into_string(w.p.finish())
@@ -65,12 +64,53 @@ pub fn format_file_with(file: &ast::File, src: &str, opts: &PrintOptions) -> Str
 /// Formats one expression (no comments), as upstream's `printer.Fprint` on an
 /// expression node.
 pub fn format_expr(expr: &ast::Expr, src: &str) -> String {
-    let lines = Lines::new(src);
     let opts = PrintOptions::default();
-    let printer = Printer::new(src, &lines, 64);
+    let printer = Printer::new(src, 64);
     let mut w = Walker::new(printer, src, &opts);
     w.walk_expr(expr);
     into_string(w.p.finish())
+}
+
+/// Formats a file whose top-level statements arrive one at a time (from
+/// [`crate::parser::Statements`]), handing out the text as it becomes final, so that
+/// neither the whole tree nor the whole output has to be held. The text is the same
+/// as [`format_file_with`]'s for the same statements: the comments are scanned from
+/// the source ([`crate::parser::CommentGroups`]) and the statements walked by the
+/// same code.
+pub struct StmtFormatter<'a> {
+    w: Walker<'a, 'a>,
+    /// Where the previous top-level statement ended, once there was one.
+    prev_end: Option<i64>,
+}
+
+impl<'a> StmtFormatter<'a> {
+    /// Output is handed out in pieces of about this size, if not asked for sooner.
+    const INITIAL_CAPACITY: usize = 64 * 1024;
+
+    pub fn new(src: &'a str, opts: &'a PrintOptions) -> StmtFormatter<'a> {
+        let mut printer = Printer::new(src, Self::INITIAL_CAPACITY);
+        printer.set_comments(Comments::Scan(crate::parser::CommentGroups::new(src)));
+        StmtFormatter {
+            w: Walker::new(printer, src, opts),
+            prev_end: None,
+        }
+    }
+
+    /// Formats the next top-level statement.
+    pub fn push(&mut self, stmt: &ast::Stmt) {
+        self.prev_end = Some(self.w.walk_stmt(stmt, self.prev_end));
+    }
+
+    /// Hands the text that is final so far to `write`, and forgets it.
+    pub fn write_ready<E>(&mut self, write: impl FnOnce(&[u8]) -> Result<(), E>) -> Result<(), E> {
+        self.w.p.write_ready(write)
+    }
+
+    /// The rest of the text (comments after the last statement included), without a
+    /// final newline, as [`format_file`].
+    pub fn finish(self) -> Vec<u8> {
+        self.w.p.finish()
+    }
 }
 
 /// The output is source text with escape bytes removed, so it is UTF-8; a lossy

@@ -286,3 +286,76 @@ fn large_config_throughput_and_memory() {
         after_parse.saturating_sub(before) as f64 / 1e6,
     );
 }
+
+/// Formats `src` statement by statement, as `ferroalloy fmt` does for files that
+/// parse, taking the output after every statement.
+fn fmt_streamed(src: &str) -> String {
+    let opts = PrintOptions::default();
+    let mut f = alloy_syntax::printer::StmtFormatter::new(src, &opts);
+    let mut out = Vec::new();
+    for stmt in alloy_syntax::parser::Statements::new("in.alloy", src) {
+        f.push(&stmt);
+        f.write_ready(|ready| {
+            out.extend_from_slice(ready);
+            Ok::<(), ()>(())
+        })
+        .expect("writing to a vector cannot fail");
+    }
+    out.extend_from_slice(&f.finish());
+    String::from_utf8(out).expect("formatted text is UTF-8")
+}
+
+/// The statement-by-statement formatter (`ferroalloy fmt`'s low-memory path) prints
+/// exactly what the whole-file formatter prints, and the comments it scans for
+/// itself are the parser's, over every fixture that parses and generated configs.
+#[test]
+fn statement_stream_formats_like_the_whole_file() {
+    let Some(root) = alloy_syntax("") else {
+        return;
+    };
+    let mut inputs: Vec<(String, String)> = Vec::new();
+    for (dir, suffix) in [
+        ("printer", ".in"),
+        ("printer", ".expect"),
+        ("printer-docs", ".in"),
+        ("printer-docs", ".expect"),
+        ("parser", ".alloy"),
+        ("parser/valid", ".alloy"),
+        ("parser/fuzz-corpus", ""),
+    ] {
+        for path in files_with_suffix(&root.join(dir), suffix) {
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                inputs.push((path.display().to_string(), text));
+            }
+        }
+    }
+    for size in [100_000, 1_000_000] {
+        if let Some(src) = alloy_testdata::generated_config(size) {
+            inputs.push((format!("generated {size}"), src));
+        }
+    }
+    let mut h = Harness::new("printer-stream");
+    let mut compared = 0;
+    for (name, src) in &inputs {
+        let parsed = parse_file("in.alloy", src);
+        if parsed.has_errors() {
+            continue;
+        }
+        compared += 1;
+        let scanned: Vec<_> = alloy_syntax::parser::CommentGroups::new(src).collect();
+        let result = if scanned != parsed.file.comments {
+            Err("scanned comment groups differ from the parser's".to_string())
+        } else {
+            let whole = format_file(&parsed.file, src);
+            let streamed = fmt_streamed(src);
+            if whole == streamed {
+                Ok(())
+            } else {
+                Err(diff(&streamed, &whole))
+            }
+        };
+        h.record(name, result);
+    }
+    assert!(compared > 2000, "only {compared} files compared");
+    h.finish();
+}

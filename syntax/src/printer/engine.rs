@@ -7,6 +7,7 @@
 use super::tabwriter::TabWriter;
 use super::trimmer::Trimmer;
 use crate::ast::{Comment, CommentGroup};
+use crate::parser::CommentGroups;
 use crate::token::Token;
 use std::cell::Cell;
 
@@ -137,9 +138,45 @@ pub(crate) enum Last {
     Tok(Token),
 }
 
+/// Where the printer gets the file's comment groups from, in source order.
+pub(crate) enum Comments<'a> {
+    /// A parsed file's list; `usize` is the index of the next group.
+    File(&'a [CommentGroup], usize),
+    /// Scanned from the source as they are needed, when statements arrive one at a
+    /// time and the file's list never exists.
+    Scan(CommentGroups<'a>),
+}
+
+impl Comments<'_> {
+    /// Puts the next group with at least one comment in `into`; false at the end.
+    fn next_group(&mut self, into: &mut Vec<Comment>) -> bool {
+        loop {
+            into.clear();
+            match self {
+                Comments::File(groups, next) => {
+                    let Some(group) = groups.get(*next) else {
+                        return false;
+                    };
+                    *next += 1;
+                    into.extend_from_slice(group);
+                }
+                Comments::Scan(scan) => {
+                    let Some(group) = scan.next() else {
+                        return false;
+                    };
+                    into.extend_from_slice(&group);
+                }
+            }
+            if !into.is_empty() {
+                return true;
+            }
+        }
+    }
+}
+
 pub(crate) struct Printer<'a> {
     src: &'a str,
-    lines: &'a Lines,
+    lines: Lines,
     tw: TabWriter,
     /// Whether anything was written: a comment first in the output gets no
     /// whitespace before it.
@@ -148,12 +185,11 @@ pub(crate) struct Printer<'a> {
     last_tok: Last,
     ws: [Ws; WS_CAPACITY],
     ws_len: usize,
-    comments: &'a [CommentGroup],
-    /// Index of the next comment group to consider.
-    comment_idx: usize,
+    comments: Comments<'a>,
     /// Offset of the first comment of the pending group, if any.
     comment_pos: Option<i64>,
-    comment_cur: &'a [Comment],
+    /// The pending group (a copy, so that either source can supply it).
+    comment_cur: Vec<Comment>,
     /// Approximate position in source space of what is being written.
     pos: Pos,
     /// Position just after the last text written, once there is some.
@@ -163,43 +199,36 @@ pub(crate) struct Printer<'a> {
 }
 
 impl<'a> Printer<'a> {
-    pub(crate) fn new(src: &'a str, lines: &'a Lines, capacity: usize) -> Printer<'a> {
+    pub(crate) fn new(src: &'a str, capacity: usize) -> Printer<'a> {
         Printer {
             src,
-            lines,
+            lines: Lines::new(src),
             tw: TabWriter::new(Trimmer::with_capacity(capacity)),
             wrote_any: false,
             indent: 0,
             last_tok: Last::Whitespace,
             ws: [Ws::Ignore; WS_CAPACITY],
             ws_len: 0,
-            comments: &[],
-            comment_idx: 0,
+            comments: Comments::File(&[], 0),
             comment_pos: None,
-            comment_cur: &[],
+            comment_cur: Vec::new(),
             pos: Pos::at(0),
             last: None,
             out_col: 1,
         }
     }
 
-    pub(crate) fn set_comments(&mut self, comments: &'a [CommentGroup]) {
+    pub(crate) fn set_comments(&mut self, comments: Comments<'a>) {
         self.comments = comments;
-        self.comment_idx = 0;
         self.next_comment();
     }
 
     fn next_comment(&mut self) {
-        while self.comment_idx < self.comments.len() {
-            let group = &self.comments[self.comment_idx];
-            self.comment_idx += 1;
-            if let Some(first) = group.first() {
-                self.comment_cur = group;
-                self.comment_pos = Some(first.span.start as i64);
-                return;
-            }
-        }
-        self.comment_pos = None;
+        self.comment_pos = if self.comments.next_group(&mut self.comment_cur) {
+            self.comment_cur.first().map(|c| c.span.start as i64)
+        } else {
+            None
+        };
     }
 
     fn comment_before(&self, next: Pos) -> bool {
@@ -282,6 +311,15 @@ impl<'a> Printer<'a> {
         self.write_string(next, data, needs_escape(data));
     }
 
+    /// Hands the output that is final so far (the tabwriter may still hold aligned
+    /// lines) to `write`, and forgets it.
+    pub(crate) fn write_ready<E>(
+        &mut self,
+        write: impl FnOnce(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.tw.output().write_ready(write)
+    }
+
     /// Writes the comments left after the last token. Nothing follows them.
     pub(crate) fn finish(mut self) -> Vec<u8> {
         self.flush(Pos::end(), true);
@@ -302,13 +340,15 @@ impl<'a> Printer<'a> {
     fn inject_comments(&mut self, next: Pos, eof: bool) {
         let mut last_comment: Option<Comment> = None;
         while self.comment_before(next) {
-            let group = self.comment_cur;
-            for &c in group {
+            // Taken out while written, and put back so its allocation is reused.
+            let group = std::mem::take(&mut self.comment_cur);
+            for &c in &group {
                 self.write_comment_prefix(next, c);
                 let text = c.text(self.src);
                 self.write_string(Pos::at(c.span.start as i64), &text, true);
                 last_comment = Some(c);
             }
+            self.comment_cur = group;
             self.next_comment();
         }
         if let Some(c) = last_comment {
@@ -317,12 +357,12 @@ impl<'a> Printer<'a> {
     }
 
     fn line(&self, pos: Pos) -> i64 {
-        pos.line(self.lines)
+        pos.line(&self.lines)
     }
 
     /// The line of the last text written; 0 (no line) before any.
     fn last_line(&self) -> i64 {
-        self.last.map_or(0, |p| p.line(self.lines))
+        self.last.map_or(0, |p| p.line(&self.lines))
     }
 
     fn write_comment_prefix(&mut self, next: Pos, c: Comment) {

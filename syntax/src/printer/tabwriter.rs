@@ -209,6 +209,11 @@ impl TabWriter {
         self.reset();
     }
 
+    /// The output stage, for taking what is final out of it.
+    pub(crate) fn output(&mut self) -> &mut Trimmer {
+        &mut self.out
+    }
+
     /// Flushes and hands back the output stage.
     pub(crate) fn finish(mut self) -> Trimmer {
         self.flush();

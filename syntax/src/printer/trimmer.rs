@@ -66,6 +66,22 @@ impl Trimmer {
         self.keep = self.out.len();
     }
 
+    /// Hands the output up to the last byte worth keeping to `write` and forgets it.
+    /// Nothing before that mark changes any more: only trailing blanks after it can
+    /// still be cut.
+    pub(crate) fn write_ready<E>(
+        &mut self,
+        write: impl FnOnce(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if self.keep == 0 {
+            return Ok(());
+        }
+        write(&self.out[..self.keep])?;
+        self.out.drain(..self.keep);
+        self.keep = 0;
+        Ok(())
+    }
+
     /// The filtered bytes. Blanks at the very end are dropped.
     pub(crate) fn finish(mut self) -> Vec<u8> {
         self.out.truncate(self.keep);
