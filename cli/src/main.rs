@@ -4,6 +4,7 @@
 //! function returning `anyhow::Result`. Errors are printed here, once, as upstream's
 //! cobra does (`Error: <message>` on stderr, exit status 1).
 
+mod cluster_flags;
 mod cmd_eval;
 mod cmd_fmt;
 mod cmd_run;

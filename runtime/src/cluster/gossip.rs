@@ -153,6 +153,8 @@ impl GossipMembership {
                 metrics: opts.metrics,
             },
             peers: peers_tx,
+            joined: false,
+            seeds: Vec::new(),
         };
         let task = tokio::spawn(actor.run(inbox));
         Ok(Arc::new(GossipMembership {
@@ -220,9 +222,11 @@ impl Drop for GossipMembership {
 }
 
 /// foca's LAN settings (memberlist's defaults: 1 s probes, 500 ms probe RTT), with
-/// HTTP-sized packets.
+/// HTTP-sized packets. The size hint only scales the suspicion timeout (by log10 of
+/// it, at least 1): with a hint under 10 a failed node is declared down 4 s after it is
+/// suspected, memberlist's LAN minimum.
 fn config() -> Config {
-    let mut config = Config::new_lan(NonZeroU32::new(16).expect("16 is not zero"));
+    let mut config = Config::new_lan(NonZeroU32::new(4).expect("4 is not zero"));
     config.max_packet_size = NonZeroUsize::new(MAX_PACKET_SIZE).expect("not zero");
     config
 }
@@ -282,6 +286,20 @@ struct Actor {
     sends: JoinSet<()>,
     sender: Sender,
     peers: watch::Sender<Vec<Peer>>,
+    joined: bool,
+    /// The addresses of the last join, to announce a new identity to.
+    seeds: Vec<SocketAddr>,
+}
+
+/// An identity to announce to when only the address is known: foca accepts an
+/// announce addressed to any identity with the receiver's address.
+fn seed_id(addr: SocketAddr) -> NodeId {
+    NodeId {
+        addr,
+        name: String::new(),
+        state: PeerState::Viewer,
+        generation: 0,
+    }
 }
 
 impl Actor {
@@ -329,6 +347,14 @@ impl Actor {
                     if let Err(err) = self.foca.change_identity(next, &mut self.runtime) {
                         tracing::warn!(error = %err, "Failed to announce the new node state.");
                     }
+                    // Replies to our announcement that were addressed to the old
+                    // identity are dropped by foca; if that left us knowing nobody,
+                    // nobody would learn the new identity either. Announce it again.
+                    if self.foca.num_members() == 0 {
+                        for seed in self.seeds.clone() {
+                            let _ = self.foca.announce(seed_id(seed), &mut self.runtime);
+                        }
+                    }
                 }
                 let _ = reply.send(result);
             }
@@ -337,16 +363,9 @@ impl Actor {
                 // learns how many peers could be reached.
                 let mut runtime = AccumulatingRuntime::new();
                 let me = self.foca.identity().addr;
-                for addr in addrs.into_iter().filter(|a| *a != me) {
-                    // We do not know the seed's name or state; foca accepts an
-                    // announce addressed to any identity with the right address.
-                    let seed = NodeId {
-                        addr,
-                        name: String::new(),
-                        state: PeerState::Viewer,
-                        generation: 0,
-                    };
-                    if let Err(err) = self.foca.announce(seed, &mut runtime) {
+                self.seeds = addrs.iter().copied().filter(|a| *a != me).collect();
+                for addr in self.seeds.clone() {
+                    if let Err(err) = self.foca.announce(seed_id(addr), &mut runtime) {
                         tracing::warn!(peer = %addr, error = %err, "Failed to announce to peer.");
                     }
                 }
@@ -401,7 +420,12 @@ impl Actor {
                 OwnedNotification::MemberDown(id) => {
                     tracing::info!(peer = %id.name, addr = %id.addr, "Peer left or failed.")
                 }
-                OwnedNotification::Active => tracing::info!("Joined the cluster."),
+                // Every state change is a new identity that becomes active again;
+                // only the first time is news.
+                OwnedNotification::Active if !self.joined => {
+                    self.joined = true;
+                    tracing::info!("Joined the cluster.");
+                }
                 OwnedNotification::Rejoin(id) => {
                     tracing::warn!(
                         generation = id.generation,

@@ -74,6 +74,15 @@ pub struct Cluster {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("node_name", &self.node_name())
+            .field("enabled", &self.enabled())
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     opts: ClusterOptions,
     membership: Arc<dyn Membership>,
@@ -98,8 +107,8 @@ impl Cluster {
     }
 
     /// Starts the service: gossip (or the local membership when clustering is off),
-    /// metrics in `metrics`, the initial join, and the rejoin and change-watch tasks.
-    /// A join that reaches nobody is not an error: the node starts its own cluster.
+    /// metrics in `metrics`, and the change-watch task. [`Cluster::join`] comes next;
+    /// a join that reaches nobody is not an error: the node starts its own cluster.
     pub async fn start(opts: ClusterOptions, metrics: &Metrics) -> Result<Cluster, String> {
         let cluster_metrics = ClusterMetrics::register(metrics, &opts.cluster_name);
         let membership: Arc<dyn Membership> = if opts.enabled {
@@ -115,13 +124,20 @@ impl Cluster {
         let cluster = Cluster::with_membership(opts, membership, cluster_metrics);
         cluster.apply_peers();
         cluster.spawn(watch_loop(cluster.clone()));
-        if cluster.inner.opts.enabled {
-            cluster.join_peers(true).await;
-            if !cluster.inner.opts.rejoin_interval.is_zero() {
-                cluster.spawn(rejoin_loop(cluster.clone()));
-            }
-        }
         Ok(cluster)
+    }
+
+    /// Joins the peers of `--cluster.join-addresses` and keeps re-joining them every
+    /// `--cluster.rejoin-interval`. Call it once the HTTP server is up: peers answer
+    /// the announcement by posting to it.
+    pub async fn join(&self) {
+        if !self.inner.opts.enabled {
+            return;
+        }
+        self.join_peers(true).await;
+        if !self.inner.opts.rejoin_interval.is_zero() {
+            self.spawn(rejoin_loop(self.clone()));
+        }
     }
 
     fn with_membership(
@@ -129,7 +145,7 @@ impl Cluster {
         membership: Arc<dyn Membership>,
         metrics: ClusterMetrics,
     ) -> Cluster {
-        let admission = Admission::new(opts.wait_for_size, opts.wait_timeout, Instant::now());
+        let admission = Admission::new(opts.wait_for_size, opts.wait_timeout, now());
         metrics.minimum_size.set(if opts.enabled {
             opts.wait_for_size as i64
         } else {
@@ -257,7 +273,7 @@ impl Cluster {
     fn apply_peers(&self) -> bool {
         let peers = self.inner.membership.peers().borrow().clone();
         let mut view = self.inner.view.write().unwrap_or_else(|e| e.into_inner());
-        let changed = view.set_peers(peers, Instant::now());
+        let changed = view.set_peers(peers, now());
         self.inner.metrics.record(&view, changed);
         changed
     }
@@ -278,8 +294,7 @@ impl Cluster {
                 return;
             }
         };
-        let seed = Instant::now().elapsed().as_nanos() as u64
-            ^ u64::from(std::process::id()).rotate_left(32)
+        let seed = u64::from(std::process::id()).rotate_left(32)
             ^ std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64);
@@ -299,51 +314,59 @@ impl Cluster {
     }
 }
 
-/// Applies membership changes to the view and notifies subscribers, no more than once
-/// per [`NOTIFY_INTERVAL`]; also lets a wait-for-size deadline pass.
+/// Applies membership changes to the view as they come, so lookups are always
+/// current, and notifies subscribers no more than once per [`NOTIFY_INTERVAL`]
+/// (changes in between are folded into one round). Also lets a wait-for-size deadline
+/// pass, which forces a round although membership did not change.
 async fn watch_loop(cluster: Cluster) {
     let inner = &cluster.inner;
     let mut peers = inner.membership.peers();
-    let mut last_notify: Option<Instant> = None;
+    // The first round tells subscribers about the initial state.
+    let mut pending = true;
+    let mut ring_changed = false;
+    let mut forced = false;
+    let mut next_allowed = now();
     loop {
         let deadline = cluster.view().admission().deadline();
-        let forced = tokio::select! {
+        tokio::select! {
             changed = peers.changed() => {
                 if changed.is_err() {
                     return;
                 }
-                false
+                peers.borrow_and_update();
+                ring_changed |= cluster.apply_peers();
+                pending = true;
             }
             _ = sleep_until_opt(deadline) => {
                 let mut view = inner.view.write().unwrap_or_else(|e| e.into_inner());
-                let passed = view.tick(Instant::now());
-                inner.metrics.record(&view, false);
-                if !passed {
-                    continue;
+                if view.tick(now()) {
+                    tracing::warn!("Gave up waiting for --cluster.wait-for-size peers; taking work anyway.");
+                    pending = true;
+                    forced = true;
                 }
-                tracing::warn!("Gave up waiting for the cluster to reach --cluster.wait-for-size; taking work anyway.");
-                true
+                inner.metrics.record(&view, false);
+            }
+            _ = sleep_until_opt(pending.then_some(next_allowed)) => {
+                let list: Vec<String> = cluster
+                    .peers()
+                    .iter()
+                    .map(|p| format!("{}({})", p.name, p.state))
+                    .collect();
+                tracing::info!(peers = ?list, ring_changed, forced, ready = cluster.ready(), "peers changed");
+                inner.changes.send_modify(|n| *n += 1);
+                pending = false;
+                ring_changed = false;
+                forced = false;
+                next_allowed = now() + NOTIFY_INTERVAL;
             }
             _ = inner.shutdown.cancelled() => return,
-        };
-        if let Some(last) = last_notify {
-            // Changes that arrive while we wait are folded into this round.
-            tokio::select! {
-                _ = tokio::time::sleep_until((last + NOTIFY_INTERVAL).into()) => {}
-                _ = inner.shutdown.cancelled() => return,
-            }
         }
-        peers.borrow_and_update();
-        let ring_changed = cluster.apply_peers();
-        let list: Vec<String> = cluster
-            .peers()
-            .iter()
-            .map(|p| format!("{}({})", p.name, p.state))
-            .collect();
-        tracing::info!(peers = ?list, ring_changed, forced, ready = cluster.ready(), "peers changed");
-        inner.changes.send_modify(|n| *n += 1);
-        last_notify = Some(Instant::now());
     }
+}
+
+/// The time on tokio's clock, so tests can pause and advance it.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {
@@ -455,5 +478,131 @@ impl ClusterMetrics {
         if ring_changed {
             self.ring_changes.inc();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::TransitionError;
+    use crate::component::BoxFuture;
+
+    /// A membership whose peer list the test writes.
+    struct Fake(watch::Sender<Vec<Peer>>);
+
+    impl Membership for Fake {
+        fn peers(&self) -> watch::Receiver<Vec<Peer>> {
+            self.0.subscribe()
+        }
+        fn set_state(&self, _: PeerState) -> BoxFuture<Result<(), TransitionError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn join(&self, _: Vec<SocketAddr>) -> BoxFuture<usize> {
+            Box::pin(async { 0 })
+        }
+        fn leave(&self) -> BoxFuture<()> {
+            Box::pin(async {})
+        }
+        fn receive(&self, _: Vec<u8>) {}
+    }
+
+    fn peers(names: &[&str]) -> Vec<Peer> {
+        names
+            .iter()
+            .map(|n| Peer {
+                name: n.to_string(),
+                addr: String::new(),
+                state: PeerState::Participant,
+                is_self: *n == "a",
+            })
+            .collect()
+    }
+
+    fn clustered(fake: Arc<Fake>, wait_for_size: usize, timeout: Option<Duration>) -> Cluster {
+        let mut opts = ClusterOptions::standalone("a", SocketAddr::from(([127, 0, 0, 1], 1)));
+        opts.enabled = true;
+        opts.wait_for_size = wait_for_size;
+        opts.wait_timeout = timeout;
+        let cluster = Cluster::with_membership(opts, fake, ClusterMetrics::default());
+        cluster.apply_peers();
+        cluster.spawn(watch_loop(cluster.clone()));
+        cluster
+    }
+
+    /// A key that `owner` gets among participants {a, b}.
+    fn key_of(cluster: &Cluster, owner: &str) -> u64 {
+        (0u64..)
+            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .find(|&k| cluster.lookup(k).as_deref() == Some(owner))
+            .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lookups_follow_at_once_but_notifications_come_at_most_once_a_second() {
+        let fake = Arc::new(Fake(watch::Sender::new(peers(&["a"]))));
+        let cluster = clustered(fake.clone(), 0, None);
+        let mut changes = cluster.subscribe();
+        // The initial round.
+        tokio::time::timeout(Duration::from_millis(10), changes.changed())
+            .await
+            .expect("initial notification")
+            .unwrap();
+        let start = tokio::time::Instant::now();
+
+        fake.0.send_replace(peers(&["a", "b"]));
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let theirs = key_of(&cluster, "b");
+        assert!(!cluster.is_local_key(theirs), "the ring follows at once");
+
+        // Five more changes within the same second fold into one notification.
+        for round in 0..5 {
+            let list: &[&str] = if round % 2 == 0 { &["a"] } else { &["a", "b"] };
+            fake.0.send_replace(peers(list));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        changes.changed().await.unwrap();
+        let first = start.elapsed();
+        assert!(first >= Duration::from_millis(990), "{first:?}");
+        assert!(
+            tokio::time::timeout(Duration::from_secs(5), changes.changed())
+                .await
+                .is_err(),
+            "no change, no notification"
+        );
+        // The last list ({a}) is what lookups see.
+        assert!(cluster.is_local_key(theirs));
+        cluster.shutdown().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_passing_wait_timeout_notifies_and_makes_targets_local() {
+        let fake = Arc::new(Fake(watch::Sender::new(peers(&["a"]))));
+        let cluster = clustered(fake, 3, Some(Duration::from_secs(30)));
+        let mut changes = cluster.subscribe();
+        changes.changed().await.unwrap();
+        assert!(!cluster.ready());
+        assert!(!cluster.is_local([("__address__", "x:1")]));
+        let start = tokio::time::Instant::now();
+        changes.changed().await.unwrap();
+        assert!(
+            start.elapsed() >= Duration::from_secs(29),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(cluster.ready());
+        assert!(cluster.is_local([("__address__", "x:1")]));
+        cluster.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_standalone_cluster_owns_everything() {
+        let cluster = Cluster::standalone("solo");
+        assert!(!cluster.enabled());
+        assert!(cluster.ready());
+        assert!(cluster.is_local([("job", "a")]));
+        cluster.participate().await;
+        assert_eq!(cluster.lookup(7).as_deref(), Some("solo"));
+        assert_eq!(cluster.peers()[0].state, PeerState::Participant);
     }
 }
