@@ -51,7 +51,7 @@ enum Command {
     Fmt(cmd_fmt::FmtArgs),
     /// Run a configuration: build its components and keep them running, reloading on
     /// SIGHUP or when the configuration changes.
-    Run(cmd_run::RunArgs),
+    Run(Box<cmd_run::RunArgs>),
     /// Check a configuration without running it; reports every problem at once.
     Validate(cmd_validate::ValidateArgs),
     /// Evaluate one expression with the standard library and print its value.

@@ -166,7 +166,7 @@ mod tests {
         assert!(!v.is_local_key(theirs));
         // The viewer is in no ring, so nothing ever maps to it.
         assert!((0..2000u64).all(|k| v
-            .lookup(k.wrapping_mul(0x51_7CC1_B727_220A_95), Op::Read)
+            .lookup(k.wrapping_mul(0x517C_C1B7_2722_0A95), Op::Read)
             .unwrap()
             != Some("c")));
     }
