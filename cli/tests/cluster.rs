@@ -310,3 +310,39 @@ fn wait_for_size_holds_work_until_enough_participants_or_the_timeout() {
     println!("wait-timeout 2s let the node take work {took:?} after it was started");
     assert!(took >= Duration::from_secs(2), "{took:?}");
 }
+
+#[test]
+fn unsupported_cluster_flags_are_refused_with_a_reason() {
+    let dir = work_dir("refused");
+    for (flags, says) in [
+        (&["--cluster.enable-tls"][..], "not supported yet"),
+        (&["--cluster.tls-ca-path=ca.pem"][..], "not supported yet"),
+        (
+            &["--cluster.discover-peers=provider=k8s"][..],
+            "--cluster.discover-peers is not supported yet",
+        ),
+        (
+            &[
+                "--cluster.discover-peers=provider=k8s",
+                "--cluster.join-addresses=a:1",
+            ][..],
+            "at most one of join peers and discover peers may be set",
+        ),
+    ] {
+        let out = Command::new(BIN)
+            .args([
+                "run",
+                "config.alloy",
+                "--server.http.listen-addr",
+                "127.0.0.1:0",
+            ])
+            .args(flags)
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("binary runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flags:?} was accepted");
+        assert!(stderr.contains(says), "{flags:?}: {stderr}");
+    }
+}

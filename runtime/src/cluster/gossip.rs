@@ -154,6 +154,7 @@ impl GossipMembership {
             },
             peers: peers_tx,
             joined: false,
+            warned_twin: false,
             seeds: Vec::new(),
         };
         let task = tokio::spawn(actor.run(inbox));
@@ -287,6 +288,8 @@ struct Actor {
     sender: Sender,
     peers: watch::Sender<Vec<Peer>>,
     joined: bool,
+    /// Whether the duplicate-name warning was logged; once is enough.
+    warned_twin: bool,
     /// The addresses of the last join, to announce a new identity to.
     seeds: Vec<SocketAddr>,
 }
@@ -440,6 +443,16 @@ impl Actor {
             .iter_members()
             .map(|m| to_peer(m.id(), false))
             .collect();
+        // Upstream's memberlist refuses a second node with a taken name; foca keys
+        // members by address, so we can only point the mistake out: both nodes would
+        // own the same targets.
+        let me = self.foca.identity();
+        if let Some(twin) = list.iter().find(|p| p.name == me.name) {
+            if !self.warned_twin {
+                self.warned_twin = true;
+                tracing::warn!(name = %me.name, other = %twin.addr, "Another node uses this node's name; --cluster.node-name must be unique.");
+            }
+        }
         list.push(to_peer(self.foca.identity(), true));
         list.sort_by(|a, b| a.name.cmp(&b.name).then(a.addr.cmp(&b.addr)));
         self.peers.send_if_modified(|current| {

@@ -239,7 +239,10 @@ impl Cluster {
 
     async fn set_state(&self, state: PeerState) {
         match self.inner.membership.set_state(state).await {
-            Ok(()) => tracing::info!(state = %state, "Changed the cluster state of this node."),
+            Ok(()) if self.enabled() => {
+                tracing::info!(state = %state, "Changed the cluster state of this node.")
+            }
+            Ok(()) => {}
             Err(err) => tracing::warn!(error = %err, "Failed to change the cluster state."),
         }
         // Our own state is part of the view: apply it now rather than after gossip.
