@@ -38,6 +38,11 @@ struct Node {
 impl Node {
     /// Starts a node named `name` on a free port with clustering on, plus `extra` flags.
     fn start(dir: &Path, name: &str, extra: &[&str]) -> Node {
+        Node::start_on(dir, name, "127.0.0.1:0", extra)
+    }
+
+    /// [`Node::start`] listening on `listen`.
+    fn start_on(dir: &Path, name: &str, listen: &str, extra: &[&str]) -> Node {
         let data = dir.join(name);
         std::fs::create_dir_all(&data).expect("node folder");
         let mut child = Command::new(BIN)
@@ -47,7 +52,7 @@ impl Node {
                 "--storage.path",
                 "data",
                 "--server.http.listen-addr",
-                "127.0.0.1:0",
+                listen,
                 "--cluster.enabled=true",
                 "--cluster.node-name",
                 name,
@@ -345,4 +350,28 @@ fn unsupported_cluster_flags_are_refused_with_a_reason() {
         assert!(!out.status.success(), "{flags:?} was accepted");
         assert!(stderr.contains(says), "{flags:?}: {stderr}");
     }
+}
+
+#[test]
+fn rejoin_interval_heals_a_node_that_started_before_its_peer() {
+    let dir = work_dir("rejoin");
+    // A port nobody listens on yet; the peer takes it later. Another process could
+    // grab it in between, which would only make this test fail, not pass wrongly.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let join = format!("--cluster.join-addresses=127.0.0.1:{port}");
+    let mut a = Node::start(&dir, "node-a", &[&join, "--cluster.rejoin-interval=1s"]);
+    a.saw("Failed to join any peer; starting a new cluster.");
+    assert_eq!(a.participants(), names(&["node-a"]));
+
+    let listen = format!("127.0.0.1:{port}");
+    let b = Node::start_on(&dir, "node-b", &listen, &[]);
+    let both = names(&["node-a", "node-b"]);
+    let took = wait_until(JOIN_BOUND, || {
+        a.participants() == both && b.participants() == both
+    })
+    .unwrap_or_else(|| panic!("no rejoin: {:?} {:?}", a.peers(), b.peers()));
+    println!("a 1s rejoin interval merged the two nodes {took:?} after the second was running");
 }
