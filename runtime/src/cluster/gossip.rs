@@ -119,8 +119,18 @@ pub struct GossipMembership {
 }
 
 impl GossipMembership {
-    /// Starts the gossip task. Must be called inside a tokio runtime.
+    /// Starts the gossip task with the HTTP transport. Must be called inside a tokio
+    /// runtime.
     pub fn start(opts: GossipOptions) -> Result<Arc<GossipMembership>, String> {
+        let transport = HttpTransport::new(&opts.cluster_name)?;
+        Ok(GossipMembership::start_with(opts, Arc::new(transport)))
+    }
+
+    /// Starts the gossip task sending through `transport`.
+    pub fn start_with(
+        opts: GossipOptions,
+        transport: Arc<dyn PacketTransport>,
+    ) -> Arc<GossipMembership> {
         let generation = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
@@ -130,11 +140,6 @@ impl GossipMembership {
             state: PeerState::Viewer,
             generation,
         };
-        let client = reqwest::Client::builder()
-            .timeout(PACKET_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .build()
-            .map_err(|e| format!("building the gossip HTTP client: {e}"))?;
         let (commands, inbox) = mpsc::channel(INBOX);
         let (peers_tx, peers) = watch::channel(vec![to_peer(&me, true)]);
         let actor = Actor {
@@ -148,8 +153,7 @@ impl GossipMembership {
             timers: JoinSet::new(),
             sends: JoinSet::new(),
             sender: Sender {
-                client,
-                cluster_name: opts.cluster_name,
+                transport,
                 metrics: opts.metrics,
             },
             peers: peers_tx,
@@ -158,11 +162,11 @@ impl GossipMembership {
             seeds: Vec::new(),
         };
         let task = tokio::spawn(actor.run(inbox));
-        Ok(Arc::new(GossipMembership {
+        Arc::new(GossipMembership {
             commands,
             peers,
             task: Mutex::new(Some(task)),
-        }))
+        })
     }
 }
 
@@ -241,30 +245,61 @@ fn to_peer(id: &NodeId, is_self: bool) -> Peer {
     }
 }
 
-/// Sends packets over HTTP.
-#[derive(Clone)]
-struct Sender {
+/// How gossip packets reach a peer: HTTP in production, an in-memory network in
+/// tests. Delivery is best effort; SWIM copes with loss.
+pub trait PacketTransport: Send + Sync + 'static {
+    fn send(&self, to: SocketAddr, packet: Vec<u8>) -> BoxFuture<Result<(), String>>;
+}
+
+/// Each packet is one POST to the peer's HTTP server.
+pub struct HttpTransport {
     client: reqwest::Client,
     cluster_name: String,
+}
+
+impl HttpTransport {
+    pub fn new(cluster_name: &str) -> Result<HttpTransport, String> {
+        let client = reqwest::Client::builder()
+            .timeout(PACKET_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .map_err(|e| format!("building the gossip HTTP client: {e}"))?;
+        Ok(HttpTransport {
+            client,
+            cluster_name: cluster_name.to_string(),
+        })
+    }
+}
+
+impl PacketTransport for HttpTransport {
+    fn send(&self, to: SocketAddr, packet: Vec<u8>) -> BoxFuture<Result<(), String>> {
+        let request = self
+            .client
+            .post(format!("http://{to}{MESSAGE_PATH}"))
+            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+            .header(CLUSTER_NAME_HEADER, &self.cluster_name)
+            .body(packet);
+        Box::pin(async move {
+            let response = request.send().await.map_err(|e| e.to_string())?;
+            match response.status() {
+                s if s.is_success() => Ok(()),
+                s => Err(format!("peer answered {s}")),
+            }
+        })
+    }
+}
+
+/// A transport plus the packet counters.
+#[derive(Clone)]
+struct Sender {
+    transport: Arc<dyn PacketTransport>,
     metrics: TransportMetrics,
 }
 
 impl Sender {
     async fn send(&self, to: SocketAddr, packet: Vec<u8>) -> Result<(), String> {
         let len = packet.len() as u64;
-        let result = self
-            .client
-            .post(format!("http://{to}{MESSAGE_PATH}"))
-            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-            .header(CLUSTER_NAME_HEADER, &self.cluster_name)
-            .body(packet)
-            .send()
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|response| match response.status() {
-                s if s.is_success() => Ok(()),
-                s => Err(format!("peer answered {s}")),
-            });
+        let result = self.transport.send(to, packet).await;
         match &result {
             Ok(()) => {
                 self.metrics.tx_packets.inc();

@@ -11,6 +11,7 @@ pub mod admission;
 pub mod discovery;
 pub mod gossip;
 pub mod membership;
+pub mod memory;
 pub mod peer;
 pub mod ring;
 pub mod service;

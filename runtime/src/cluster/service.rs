@@ -121,10 +121,27 @@ impl Cluster {
         } else {
             LocalMembership::new(&opts.node_name, &opts.advertise.to_string())
         };
-        let cluster = Cluster::with_membership(opts, membership, cluster_metrics);
+        Ok(Cluster::start_with(opts, membership, cluster_metrics))
+    }
+
+    /// [`Cluster::start`] over a membership of the caller's choice (tests use gossip
+    /// over an in-memory network). Metrics are kept but not registered anywhere.
+    pub fn with_membership_unregistered(
+        opts: ClusterOptions,
+        membership: Arc<dyn Membership>,
+    ) -> Cluster {
+        Cluster::start_with(opts, membership, ClusterMetrics::default())
+    }
+
+    fn start_with(
+        opts: ClusterOptions,
+        membership: Arc<dyn Membership>,
+        metrics: ClusterMetrics,
+    ) -> Cluster {
+        let cluster = Cluster::with_membership(opts, membership, metrics);
         cluster.apply_peers();
         cluster.spawn(watch_loop(cluster.clone()));
-        Ok(cluster)
+        cluster
     }
 
     /// Joins the peers of `--cluster.join-addresses` and keeps re-joining them every
