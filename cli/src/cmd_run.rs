@@ -146,6 +146,8 @@ async fn serve(args: &RunArgs, printer: Printer) -> Result<()> {
     let _watcher = watch_config(&args.path, changed_tx);
     // The initial load must succeed completely; nothing runs otherwise.
     if reloader.load().await.is_err() {
+        // Say goodbye rather than leave peers to detect a failure.
+        cluster.shutdown().await;
         bail!("could not perform the initial load successfully");
     }
     http.set_ready();
