@@ -5,8 +5,10 @@
 //! The HTTP server is bound before the initial load, as upstream does, so `/metrics`
 //! and `/-/ready` (503 until the load succeeds) answer during it.
 
+use crate::cluster_flags::ClusterArgs;
 use crate::cmd_validate::{parse_stability, sources_of};
 use crate::diagnostics::{stderr_wants_color, DiagnosticsFormat, Printer};
+use alloy_runtime::cluster::Cluster;
 use alloy_runtime::component::Stability;
 use alloy_runtime::controller::{Controller, ControllerOptions};
 use alloy_runtime::http::{HttpOptions, HttpService, ReloadFn};
@@ -47,6 +49,9 @@ pub struct RunArgs {
     /// `/metrics`). Port 0 picks a free port, which is logged.
     #[arg(long = "server.http.listen-addr", default_value = "127.0.0.1:12345")]
     listen_addr: String,
+
+    #[command(flatten)]
+    cluster: ClusterArgs,
 }
 
 pub fn run(args: &RunArgs, format: Option<DiagnosticsFormat>) -> Result<()> {
@@ -75,6 +80,24 @@ pub fn run(args: &RunArgs, format: Option<DiagnosticsFormat>) -> Result<()> {
 }
 
 async fn serve(args: &RunArgs, printer: Printer) -> Result<()> {
+    let metrics = Arc::new(Metrics::new());
+    metrics.register(
+        "alloy_build",
+        "A metric with a constant '1' value labeled by the version, revision and branch ferroalloy was built from, and the platform it was built for",
+        prometheus_client::metrics::info::Info::new(crate::version::labels()),
+    );
+    // Upstream exits when it cannot listen; so do we, before loading anything.
+    let listener = tokio::net::TcpListener::bind(&args.listen_addr)
+        .await
+        .with_context(|| format!("failed to listen on {}", args.listen_addr))?;
+    // Peers reach this node on the HTTP port, so the cluster is set up once the port
+    // is known (it may have been 0).
+    let http_port = listener.local_addr()?.port();
+    let cluster_opts = args.cluster.options(http_port).await?;
+    let cluster = Cluster::start(cluster_opts, &metrics)
+        .await
+        .map_err(anyhow::Error::msg)
+        .context("failed to start clustering")?;
     let controller = Controller::new(
         alloy_components::registry(),
         Arc::new(alloy_stdlib::Stdlib::new()),
@@ -82,13 +105,8 @@ async fn serve(args: &RunArgs, printer: Printer) -> Result<()> {
             storage_path: args.storage_path.clone(),
             min_stability: args.stability,
             module_path: alloy_runtime::module::module_path_of(&args.path.display().to_string()),
+            cluster: cluster.clone(),
         },
-    );
-    let metrics = Arc::new(Metrics::new());
-    metrics.register(
-        "alloy_build",
-        "A metric with a constant '1' value labeled by the version, revision and branch ferroalloy was built from, and the platform it was built for",
-        prometheus_client::metrics::info::Info::new(crate::version::labels()),
     );
     let reloader = Arc::new(Reloader {
         controller: controller.clone(),
@@ -98,10 +116,6 @@ async fn serve(args: &RunArgs, printer: Printer) -> Result<()> {
         one_at_a_time: tokio::sync::Mutex::new(()),
     });
 
-    // Upstream exits when it cannot listen; so do we, before loading anything.
-    let listener = tokio::net::TcpListener::bind(&args.listen_addr)
-        .await
-        .with_context(|| format!("failed to listen on {}", args.listen_addr))?;
     let http_shutdown = CancellationToken::new();
     let http = HttpService::start(
         listener,
@@ -109,9 +123,20 @@ async fn serve(args: &RunArgs, printer: Printer) -> Result<()> {
             controller: controller.clone(),
             metrics,
             reload: http_reload(reloader.clone()),
+            cluster: cluster.clone(),
         },
         http_shutdown.clone(),
     )?;
+    if cluster.enabled() {
+        tracing::info!(
+            node = cluster.node_name(),
+            cluster = cluster.cluster_name(),
+            "starting clustering"
+        );
+    }
+    // Upstream joins before the initial load; the node stays a viewer until the load
+    // succeeds, so peers give it no work before it can do any.
+    cluster.join().await;
 
     // Signal handlers and the watch come first: a SIGHUP must never kill the process,
     // and an edit made while loading must not be missed.
@@ -121,9 +146,12 @@ async fn serve(args: &RunArgs, printer: Printer) -> Result<()> {
     let _watcher = watch_config(&args.path, changed_tx);
     // The initial load must succeed completely; nothing runs otherwise.
     if reloader.load().await.is_err() {
+        // Say goodbye rather than leave peers to detect a failure.
+        cluster.shutdown().await;
         bail!("could not perform the initial load successfully");
     }
     http.set_ready();
+    cluster.participate().await;
     tracing::info!(path = %args.path.display(), "now listening for changes; ferroalloy is running");
 
     loop {
@@ -142,6 +170,8 @@ async fn serve(args: &RunArgs, printer: Printer) -> Result<()> {
         let _ = reloader.reload(trigger).await;
     }
     tracing::info!("shutting down");
+    // Before the HTTP server stops: peers must hear `terminating` and the leave.
+    cluster.shutdown().await;
     http_shutdown.cancel();
     controller.shutdown();
     match tokio::time::timeout(HTTP_SHUTDOWN_GRACE, http.stopped()).await {

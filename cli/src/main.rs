@@ -4,6 +4,7 @@
 //! function returning `anyhow::Result`. Errors are printed here, once, as upstream's
 //! cobra does (`Error: <message>` on stderr, exit status 1).
 
+mod cluster_flags;
 mod cmd_eval;
 mod cmd_fmt;
 mod cmd_run;
@@ -50,7 +51,7 @@ enum Command {
     Fmt(cmd_fmt::FmtArgs),
     /// Run a configuration: build its components and keep them running, reloading on
     /// SIGHUP or when the configuration changes.
-    Run(cmd_run::RunArgs),
+    Run(Box<cmd_run::RunArgs>),
     /// Check a configuration without running it; reports every problem at once.
     Validate(cmd_validate::ValidateArgs),
     /// Evaluate one expression with the standard library and print its value.

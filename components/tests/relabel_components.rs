@@ -230,6 +230,7 @@ fn build(args: PrometheusRelabelArgs) -> (PrometheusRelabel, Arc<Mutex<Vec<Value
         id: "prometheus.relabel.test".into(),
         data_path: std::env::temp_dir(),
         exports: Arc::new(move |v| sink.lock().unwrap().push(v)),
+        cluster: alloy_runtime::cluster::Cluster::standalone("test"),
     };
     (PrometheusRelabel::build(opts, args).unwrap(), published)
 }

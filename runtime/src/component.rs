@@ -111,6 +111,10 @@ pub struct Options {
     /// A directory the component may keep state in, under `--storage.path`.
     pub data_path: PathBuf,
     pub exports: ExportsSink,
+    /// The cluster this node is part of, for components that shard work
+    /// (`clustering { enabled = true }`): `is_local(labels)` and `subscribe()` for
+    /// changes. A one-node cluster when clustering is off.
+    pub cluster: crate::cluster::Cluster,
 }
 
 /// A component's decoded arguments.
@@ -361,6 +365,7 @@ mod tests {
             id: "test.counter.a".into(),
             data_path: PathBuf::new(),
             exports: Arc::new(move |v| sink.lock().unwrap().push(v.as_number().unwrap().as_i64())),
+            cluster: crate::cluster::Cluster::standalone("test"),
         };
         let file: Arc<str> = Arc::from("f");
         let c = (reg.build)(opts.clone(), &Decoder::new(&file, &body(1))).unwrap();

@@ -57,6 +57,8 @@ pub struct ControllerOptions {
     pub min_stability: Stability,
     /// `module_path` in the root configuration: the directory it was loaded from.
     pub module_path: String,
+    /// Handed to every component through [`Options::cluster`].
+    pub cluster: crate::cluster::Cluster,
 }
 
 impl Default for ControllerOptions {
@@ -65,6 +67,7 @@ impl Default for ControllerOptions {
             storage_path: PathBuf::from("data-alloy"),
             min_stability: Stability::GenerallyAvailable,
             module_path: ".".to_string(),
+            cluster: crate::cluster::Cluster::standalone("localhost"),
         }
     }
 }
@@ -1073,6 +1076,7 @@ impl Inner {
             id: node.global_id.clone(),
             data_path: self.opts.storage_path.join(&node.global_id),
             exports: sink,
+            cluster: self.opts.cluster.clone(),
         };
         let built = (reg.build)(opts, &decoder).map_err(|e| match e {
             BuildError::Decode(d) => d,

@@ -5,14 +5,22 @@
 //! The server does not know how to reload: reading files belongs to the CLI, which
 //! hands in a [`ReloadFn`]. It does not decide readiness either; the CLI calls
 //! [`HttpService::set_ready`] once the initial load has succeeded.
+//!
+//! Cluster gossip shares this server and its port (CLUSTERING.md §4): peers POST
+//! packets to the transport route, and `/api/v0/web/peers` lists the cluster.
 
+use crate::cluster::gossip::{
+    CLUSTER_NAME_HEADER, CONTENT_TYPE as GOSSIP_CONTENT_TYPE, MESSAGE_PATH,
+};
+use crate::cluster::Cluster;
 use crate::component::{BoxFuture, HealthState};
 use crate::controller::Controller;
 use crate::metrics::{Metrics, OPENMETRICS_CONTENT_TYPE};
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use axum::Router;
 use std::io;
 use std::net::SocketAddr;
@@ -32,6 +40,9 @@ pub struct HttpOptions {
     pub controller: Controller,
     pub metrics: Arc<Metrics>,
     pub reload: ReloadFn,
+    /// Serves the peers list and receives gossip; a one-node [`Cluster::standalone`]
+    /// when clustering is off.
+    pub cluster: Cluster,
 }
 
 /// State shared by the handlers.
@@ -39,6 +50,7 @@ struct Shared {
     controller: Controller,
     metrics: Arc<Metrics>,
     reload: ReloadFn,
+    cluster: Cluster,
     ready: AtomicBool,
 }
 
@@ -63,6 +75,7 @@ impl HttpService {
             controller: opts.controller,
             metrics: opts.metrics,
             reload: opts.reload,
+            cluster: opts.cluster,
             ready: AtomicBool::new(false),
         });
         let app = router(shared.clone());
@@ -101,6 +114,9 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/-/healthy", any(healthy))
         .route("/-/reload", get(reload).post(reload))
         .route("/metrics", get(metrics))
+        .route("/api/v0/web/peers", get(peers))
+        .route(MESSAGE_PATH, post(gossip_message))
+        .route("/api/v1/ckit/transport/stream", any(gossip_stream))
         .fallback(not_found)
         .with_state(shared)
 }
@@ -160,6 +176,77 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         shared.metrics.encode(),
     )
         .into_response()
+}
+
+/// The non-viewer peers sorted by name, as upstream's UI API lists them.
+async fn peers(State(shared): State<Arc<Shared>>) -> Response {
+    let list: Vec<serde_json::Value> = shared
+        .cluster
+        .peers()
+        .iter()
+        .filter(|p| p.state.in_read_ring())
+        .map(|p| {
+            serde_json::json!({
+                "name": p.name,
+                "addr": p.addr,
+                "isSelf": p.is_self,
+                "state": p.state.as_str(),
+            })
+        })
+        .collect();
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::Value::Array(list).to_string(),
+    )
+        .into_response()
+}
+
+/// One gossip packet from a peer. Packets of another format or another
+/// `--cluster.name` are refused here, before the gossip code sees them.
+async fn gossip_message(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !shared.cluster.enabled() {
+        return clustering_disabled();
+    }
+    let header_is = |name: &str, want: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            == want
+    };
+    if !header_is(header::CONTENT_TYPE.as_str(), GOSSIP_CONTENT_TYPE) {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("expected Content-Type {GOSSIP_CONTENT_TYPE}\n"),
+        )
+            .into_response();
+    }
+    if !header_is(CLUSTER_NAME_HEADER, shared.cluster.cluster_name()) {
+        return (StatusCode::FORBIDDEN, "cluster name mismatch\n").into_response();
+    }
+    shared.cluster.receive(body.to_vec());
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Upstream's stream route. Our gossip sends packets only.
+async fn gossip_stream(State(shared): State<Arc<Shared>>) -> Response {
+    if !shared.cluster.enabled() {
+        return clustering_disabled();
+    }
+    (
+        StatusCode::NOT_IMPLEMENTED,
+        "ferroalloy gossip uses no streams; is a Go Alloy node talking to this one?\n",
+    )
+        .into_response()
+}
+
+/// Upstream's answer on the gossip routes when `--cluster.enabled` is false.
+fn clustering_disabled() -> Response {
+    (StatusCode::NOT_FOUND, "clustering is disabled\n").into_response()
 }
 
 /// Go's `http.NotFound` text, which is what upstream's router answers.

@@ -2,6 +2,7 @@
 //! first load, health from the controller's nodes, reload through a callback that
 //! loads into a real controller, `/metrics`, unknown routes and shutdown.
 
+use alloy_runtime::cluster::Cluster;
 use alloy_runtime::component::{
     Arguments, BoxFuture, Component, Health, HealthState, Options, Registration, Registry,
     Stability,
@@ -119,6 +120,7 @@ fn reload_fn(controller: Controller, config: Arc<Mutex<String>>) -> ReloadFn {
 
 struct Server {
     service: HttpService,
+    cluster: Cluster,
     shutdown: CancellationToken,
     base: String,
     client: reqwest::Client,
@@ -130,12 +132,14 @@ impl Server {
         ConfigMetrics::register(&metrics).set_hash("abc123");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let shutdown = CancellationToken::new();
+        let cluster = Cluster::standalone("self-node");
         let service = HttpService::start(
             listener,
             HttpOptions {
                 controller: controller.clone(),
                 metrics,
                 reload: reload_fn(controller.clone(), config),
+                cluster: cluster.clone(),
             },
             shutdown.clone(),
         )
@@ -147,6 +151,7 @@ impl Server {
             .unwrap();
         Server {
             service,
+            cluster,
             shutdown,
             base,
             client,
@@ -271,4 +276,30 @@ async fn metrics_are_exposed_and_unknown_routes_are_not_found() {
         .expect("server stops within 10 s")
         .unwrap();
     controller.shutdown();
+}
+
+#[tokio::test]
+async fn without_clustering_the_peers_list_is_this_node_once_it_participates() {
+    let controller = controller();
+    let server = Server::start(&controller, Arc::new(Mutex::new(String::new()))).await;
+    // A viewer is never listed.
+    assert_eq!(server.get("/api/v0/web/peers").await, (200, "[]".into()));
+    server.cluster.participate().await;
+    let (status, body) = server.get("/api/v0/web/peers").await;
+    assert_eq!(status, 200);
+    let peers: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(peers[0]["name"], "self-node");
+    assert_eq!(peers[0]["isSelf"], true);
+    assert_eq!(peers[0]["state"], "participant");
+    assert_eq!(peers.as_array().unwrap().len(), 1);
+    // Gossip routes refuse as upstream does.
+    let resp = server
+        .client
+        .post(format!("{}/api/v1/ckit/transport/message", server.base))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    assert_eq!(resp.text().await.unwrap(), "clustering is disabled\n");
 }

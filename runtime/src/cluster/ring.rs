@@ -41,6 +41,11 @@ impl Ring {
         Ring { names, tokens }
     }
 
+    /// The member names, sorted.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
     pub fn len(&self) -> usize {
         self.names.len()
     }
