@@ -375,3 +375,111 @@ fn rejoin_interval_heals_a_node_that_started_before_its_peer() {
     .unwrap_or_else(|| panic!("no rejoin: {:?} {:?}", a.peers(), b.peers()));
     println!("a 1s rejoin interval merged the two nodes {took:?} after the second was running");
 }
+
+/// Request times per path, recorded by a tiny target server.
+type Hits = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<Instant>>>>;
+
+/// A scrape target on 127.0.0.1 answering every path with one sample and recording
+/// when each path was scraped.
+fn target_server() -> (String, Hits) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let hits: Hits = Default::default();
+    let record = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let record = record.clone();
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 2048];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let request = String::from_utf8_lossy(&buf);
+                let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
+                record
+                    .lock()
+                    .unwrap()
+                    .entry(path)
+                    .or_default()
+                    .push(Instant::now());
+                let body = "x 1\n";
+                let _ = stream.write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+            });
+        }
+    });
+    (addr, hits)
+}
+
+/// Scrapes per path during the `window` that ends now.
+fn scrapes_in(hits: &Hits, paths: &[String], window: Duration) -> Vec<usize> {
+    let since = Instant::now() - window;
+    let hits = hits.lock().unwrap();
+    paths
+        .iter()
+        .map(|p| {
+            hits.get(p)
+                .map_or(0, |t| t.iter().filter(|t| **t >= since).count())
+        })
+        .collect()
+}
+
+/// Two clustered nodes running the same config share 20 targets: each target is
+/// scraped once per interval in all, not once per node; when one node is killed, the
+/// other takes every target over.
+#[test]
+fn clustered_scrapes_split_targets_and_take_over_from_a_dead_node() {
+    let dir = work_dir("scrape-split");
+    let (addr, hits) = target_server();
+    let paths: Vec<String> = (0..20).map(|i| format!("/t/{i}")).collect();
+    let targets: Vec<String> = paths
+        .iter()
+        .map(|p| format!("{{\"__address__\" = \"{addr}\", \"__metrics_path__\" = \"{p}\"}}"))
+        .collect();
+    std::fs::write(
+        dir.join("config.alloy"),
+        format!(
+            "prometheus.scrape \"t\" {{\n  targets         = [{}]\n  forward_to      = [prometheus.remote_write.buffer.receiver]\n  scrape_interval = \"1s\"\n  scrape_timeout  = \"500ms\"\n\n  clustering {{\n    enabled = true\n  }}\n}}\n\nprometheus.remote_write \"buffer\" {{ }}\n",
+            targets.join(", ")
+        ),
+    )
+    .unwrap();
+    let a = Node::start(&dir, "node-a", &[]);
+    let join = format!("--cluster.join-addresses={}", a.addr());
+    let b = Node::start(&dir, "node-b", &[&join]);
+    let both = names(&["node-a", "node-b"]);
+    wait_until(JOIN_BOUND, || {
+        a.participants() == both && b.participants() == both
+    })
+    .expect("both nodes participate");
+    // Ownership follows membership within about a second; then measure.
+    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(5));
+    let counts = scrapes_in(&hits, &paths, Duration::from_secs(5));
+    assert!(
+        counts.iter().all(|c| (3..=7).contains(c)),
+        "each target once a second in all, not once per node: {counts:?}"
+    );
+
+    drop(b); // kill -9
+    wait_until(FAILURE_BOUND, || a.participants() == names(&["node-a"]))
+        .expect("node-b is dropped");
+    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(5));
+    let counts = scrapes_in(&hits, &paths, Duration::from_secs(5));
+    assert!(
+        counts.iter().all(|c| (3..=7).contains(c)),
+        "node-a scrapes every target after node-b died: {counts:?}"
+    );
+}

@@ -17,7 +17,7 @@ use alloy_runtime::schema::{
 };
 use alloy_syntax::Diagnostic;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
@@ -267,6 +267,10 @@ struct Target {
     timeout: Duration,
     /// The full label set (with `__` labels), which identifies the target.
     key: Labels,
+    /// The cluster ring key of the discovered target (its non-`__meta_` labels, before
+    /// defaults), as upstream computes it; also the target's slot in its interval, so
+    /// every node scrapes a target at the same phase.
+    ring_key: u64,
 }
 
 /// Turns discovered targets into scrape targets (§5.2); bad ones are logged and dropped.
@@ -288,7 +292,9 @@ fn build_targets(args: &ScrapeArgs, job: &str) -> Vec<Target> {
                 default(&format!("__param_{k}"), first.clone());
             }
         }
-        match target_of(&labels, args) {
+        let ring_key =
+            alloy_runtime::cluster::target_key(raw.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        match target_of(&labels, args, ring_key) {
             Ok(target) => {
                 if seen.insert(target.key.clone()) {
                     out.push(target);
@@ -300,7 +306,11 @@ fn build_targets(args: &ScrapeArgs, job: &str) -> Vec<Target> {
     out
 }
 
-fn target_of(labels: &BTreeMap<String, String>, args: &ScrapeArgs) -> Result<Target, String> {
+fn target_of(
+    labels: &BTreeMap<String, String>,
+    args: &ScrapeArgs,
+    ring_key: u64,
+) -> Result<Target, String> {
     let get = |name: &str| labels.get(name).map(String::as_str).unwrap_or("");
     let address = get("__address__");
     if address.is_empty() {
@@ -354,6 +364,7 @@ fn target_of(labels: &BTreeMap<String, String>, args: &ScrapeArgs) -> Result<Tar
         interval: interval.to_std(),
         timeout: timeout.to_std(),
         key: Labels::from_pairs(labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        ring_key,
     })
 }
 
@@ -371,12 +382,21 @@ type Current = Arc<Mutex<Arc<Shared>>>;
 pub struct PrometheusScrape {
     job: String,
     current: Current,
+    cluster: alloy_runtime::cluster::Cluster,
     state: Mutex<State>,
 }
 
+/// A running scrape loop.
+struct LoopHandle {
+    stop: CancellationToken,
+    /// Set when the target moved to another cluster node: the new owner continues its
+    /// series, so this loop writes no staleness markers as it stops.
+    moved: Arc<AtomicBool>,
+}
+
 struct State {
-    /// Running loops by target, each with its stop token.
-    loops: HashMap<Target, CancellationToken>,
+    /// Running loops by target.
+    loops: HashMap<Target, LoopHandle>,
     /// Set while the component runs; loops start only then.
     parent: Option<CancellationToken>,
 }
@@ -402,28 +422,41 @@ impl PrometheusScrape {
     }
 
     /// Starts loops for new targets and stops those that are gone (which write their
-    /// staleness markers as they stop).
+    /// staleness markers as they stop, unless the target only moved to another node).
+    /// With clustering, only the targets this node owns are wanted (CLUSTERING.md §6).
     fn sync(&self) {
         let shared = self.shared();
-        let wanted: HashSet<Target> = build_targets(&shared.args, &self.job).into_iter().collect();
+        let all: HashSet<Target> = build_targets(&shared.args, &self.job).into_iter().collect();
+        let owned = |t: &Target| !shared.args.clustering || self.cluster.is_local_key(t.ring_key);
         let mut state = self.lock();
         let Some(parent) = state.parent.clone() else {
             return;
         };
-        state.loops.retain(|target, token| {
-            let keep = wanted.contains(target);
-            if !keep {
-                token.cancel();
+        state.loops.retain(|target, handle| {
+            if all.contains(target) && owned(target) {
+                return true;
             }
-            keep
+            if all.contains(target) {
+                handle.moved.store(true, Ordering::Relaxed);
+            }
+            handle.stop.cancel();
+            false
         });
-        for target in wanted {
+        for target in all.into_iter().filter(|t| owned(t)) {
             if state.loops.contains_key(&target) {
                 continue;
             }
-            let token = parent.child_token();
-            state.loops.insert(target.clone(), token.clone());
-            tokio::spawn(scrape_loop(target, self.current.clone(), token));
+            let handle = LoopHandle {
+                stop: parent.child_token(),
+                moved: Arc::default(),
+            };
+            tokio::spawn(scrape_loop(
+                target.clone(),
+                self.current.clone(),
+                handle.stop.clone(),
+                handle.moved.clone(),
+            ));
+            state.loops.insert(target, handle);
         }
     }
 }
@@ -436,6 +469,7 @@ impl Component for PrometheusScrape {
         let job = args.job_name.clone().unwrap_or_else(|| opts.id.clone());
         Ok(PrometheusScrape {
             job,
+            cluster: opts.cluster.clone(),
             current: Arc::new(Mutex::new(Arc::new(Shared { args, client }))),
             state: Mutex::new(State {
                 loops: HashMap::new(),
@@ -455,8 +489,22 @@ impl Component for PrometheusScrape {
         Box::pin(async move {
             self.lock().parent = Some(cancel.clone());
             self.sync();
-            cancel.cancelled().await;
-            Ok(())
+            // Ownership is recomputed on every cluster change (at most once a second).
+            let mut changes = self.cluster.subscribe();
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return Ok(()),
+                    changed = changes.changed() => {
+                        if changed.is_err() {
+                            cancel.cancelled().await;
+                            return Ok(());
+                        }
+                        if self.shared().args.clustering {
+                            self.sync();
+                        }
+                    }
+                }
+            }
         })
     }
 
@@ -474,10 +522,8 @@ fn now_ms() -> i64 {
 /// How long until the target's next slot: targets scrape at a stable offset within
 /// their interval (from a hash of the target), so a fleet's scrapes spread out.
 fn until_next_slot(target: &Target) -> Duration {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    target.key.hash(&mut h);
     let interval = target.interval.as_nanos().max(1);
-    let offset = (h.finish() as u128) % interval;
+    let offset = (target.ring_key as u128) % interval;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -531,7 +577,12 @@ impl SeriesCache {
     }
 }
 
-async fn scrape_loop(target: Target, current: Current, cancel: CancellationToken) {
+async fn scrape_loop(
+    target: Target,
+    current: Current,
+    cancel: CancellationToken,
+    moved: Arc<AtomicBool>,
+) {
     let mut memory = LoopMemory::default();
     let first = until_next_slot(&target);
     tokio::select! {
@@ -579,7 +630,10 @@ async fn scrape_loop(target: Target, current: Current, cancel: CancellationToken
         };
         fan_out(&shared.args.forward_to, &batch);
     }
-    // The target went away: its series end now.
+    // The target went away: its series end now — unless another node took it over.
+    if moved.load(Ordering::Relaxed) {
+        return;
+    }
     let shared = current.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let ts = now_ms();
     let markers: Vec<Sample> = memory
