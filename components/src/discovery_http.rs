@@ -102,22 +102,8 @@ async fn refresh(args: &DiscoveryHttpArgs, client: &reqwest::Client) -> Result<V
             "X-Prometheus-Refresh-Interval-Seconds",
             (args.refresh_interval.nanos() / 1_000_000_000).to_string(),
         );
-    let resp = args
-        .client
-        .apply(req)?
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = resp.status();
-    if status != reqwest::StatusCode::OK {
-        return Err(format!("server returned HTTP status {status}"));
-    }
-    let content_type = resp
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let (resp, content_type) = args.client.send_ok(req).await?;
+    let content_type = content_type.unwrap_or_default();
     let essence = content_type.split(';').next().unwrap_or("").trim();
     if !essence.eq_ignore_ascii_case("application/json") {
         return Err(format!("unsupported content type {content_type:?}"));

@@ -201,4 +201,23 @@ impl HttpClientArgs {
         }
         Ok(req)
     }
+
+    /// Sends `req` with this client's authentication and headers and requires a 200;
+    /// returns the response and its `Content-Type`, if any.
+    pub async fn send_ok(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::Response, Option<String>), String> {
+        let resp = self.apply(req)?.send().await.map_err(|e| e.to_string())?;
+        let status = resp.status();
+        if status != reqwest::StatusCode::OK {
+            return Err(format!("server returned HTTP status {status}"));
+        }
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok((resp, content_type))
+    }
 }

@@ -676,21 +676,7 @@ async fn fetch(target: &Target, shared: &Shared) -> Result<(Vec<u8>, Option<Stri
     } else {
         req.header(reqwest::header::ACCEPT_ENCODING, "identity")
     };
-    let mut resp = args
-        .client
-        .apply(req)?
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = resp.status();
-    if status != reqwest::StatusCode::OK {
-        return Err(format!("server returned HTTP status {status}"));
-    }
-    let content_type = resp
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let (mut resp, content_type) = args.client.send_ok(req).await?;
     let mut body = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
         body.extend_from_slice(&chunk);

@@ -1204,19 +1204,7 @@ impl Inner {
                 ));
             }
             let nested = self.module_of(node, |value| value, true);
-            *nested
-                .module
-                .module_path
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = module_path;
-            let units = files
-                .into_iter()
-                .map(|file| Unit {
-                    file,
-                    declare: None,
-                })
-                .collect();
-            self.run_module(&nested, units, &BodyValue::default())
+            self.run_files(&nested, module_path, files, &BodyValue::default())
                 .map_err(|d| invalid(&location, &d))?;
             let Some(loaded) = nested.current() else {
                 return Err(format!("imported content from {location} did not load"));
@@ -1278,19 +1266,7 @@ impl Inner {
             |value| Value::object(BTreeMap::from([("exports".to_string(), value)])),
             false,
         );
-        *nested
-            .module
-            .module_path
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = module_path;
-        let units = files
-            .into_iter()
-            .map(|file| Unit {
-                file,
-                declare: None,
-            })
-            .collect();
-        self.run_module(&nested, units, &args)?;
+        self.run_files(&nested, module_path, files, &args)?;
         self.keep_last_good(node, source, &content);
         node.lock_state().applied = Some((content, args_value));
         Ok(())
@@ -1388,6 +1364,30 @@ impl Inner {
         );
         node.lock_state().nested = Some(nested.clone());
         nested
+    }
+
+    /// Loads whole files (fetched module content) into a module controller whose
+    /// `module_path` is where they came from.
+    fn run_files(
+        &self,
+        nested: &Arc<Inner>,
+        module_path: Value,
+        files: Vec<Arc<SourceFile>>,
+        args: &BodyValue,
+    ) -> Result<(), Vec<Diagnostic>> {
+        *nested
+            .module
+            .module_path
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = module_path;
+        let units = files
+            .into_iter()
+            .map(|file| Unit {
+                file,
+                declare: None,
+            })
+            .collect();
+        self.run_module(nested, units, args)
     }
 
     /// Loads `unit` into a module controller with `args` as its argument values.
