@@ -437,7 +437,8 @@ fn scrapes_in(hits: &Hits, paths: &[String], window: Duration) -> Vec<usize> {
 
 /// Two clustered nodes running the same config share 20 targets: each target is
 /// scraped once per interval in all, not once per node; when one node is killed, the
-/// other takes every target over.
+/// other takes every target over; when it comes back, they split again (the seed-004
+/// scenario's shape, with a local target server instead of node_exporters).
 #[test]
 fn clustered_scrapes_split_targets_and_take_over_from_a_dead_node() {
     let dir = work_dir("scrape-split");
@@ -481,5 +482,26 @@ fn clustered_scrapes_split_targets_and_take_over_from_a_dead_node() {
     assert!(
         counts.iter().all(|c| (3..=7).contains(c)),
         "node-a scrapes every target after node-b died: {counts:?}"
+    );
+
+    // node-b comes back: they split again, still once per interval per target.
+    let b = Node::start(&dir, "node-b", &[&join]);
+    wait_until(JOIN_BOUND, || {
+        a.participants() == both && b.participants() == both
+    })
+    .expect("node-b participates again");
+    std::thread::sleep(Duration::from_secs(3));
+    let before: Vec<usize> = {
+        let hits = hits.lock().unwrap();
+        paths
+            .iter()
+            .map(|p| hits.get(p).map_or(0, Vec::len))
+            .collect()
+    };
+    std::thread::sleep(Duration::from_secs(5));
+    let counts = scrapes_in(&hits, &paths, Duration::from_secs(5));
+    assert!(
+        counts.iter().all(|c| (3..=7).contains(c)),
+        "after the restart each target is scraped once a second in all: {counts:?} (totals before the window {before:?})"
     );
 }
