@@ -21,11 +21,63 @@ pub struct Label {
     pub value: Arc<str>,
 }
 
-/// A label set, sorted by name, names unique, no empty values.
-#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Arc<[Label]>);
+/// A label set, sorted by name, names unique, no empty values. Its hash is computed
+/// once: label sets key the scrape cache, the staleness sets, the WAL series table and
+/// the remote-write caches, so each is hashed many times per sample otherwise.
+#[derive(Clone)]
+pub struct Labels {
+    items: Arc<[Label]>,
+    hash: u64,
+}
+
+impl Default for Labels {
+    fn default() -> Labels {
+        Labels::new(Arc::from([]))
+    }
+}
+
+impl PartialEq for Labels {
+    fn eq(&self, other: &Labels) -> bool {
+        Arc::ptr_eq(&self.items, &other.items)
+            || (self.hash == other.hash && self.items == other.items)
+    }
+}
+
+impl Eq for Labels {}
+
+impl std::hash::Hash for Labels {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Labels) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Labels {
+    fn cmp(&self, other: &Labels) -> std::cmp::Ordering {
+        self.items.cmp(&other.items)
+    }
+}
 
 impl Labels {
+    fn new(items: Arc<[Label]>) -> Labels {
+        let mut digest = xxhash_rust::xxh64::Xxh64::new(0);
+        for l in items.iter() {
+            digest.update(l.name.as_bytes());
+            digest.update(&[0xFF]);
+            digest.update(l.value.as_bytes());
+            digest.update(&[0xFF]);
+        }
+        Labels {
+            hash: digest.digest(),
+            items,
+        }
+    }
+
     /// Builds a label set from pairs in any order: empty values are dropped (they mean
     /// "no label" in Prometheus) and a repeated name keeps its last value.
     pub fn from_pairs<N, V>(pairs: impl IntoIterator<Item = (N, V)>) -> Labels
@@ -50,49 +102,49 @@ impl Labels {
             }
         }
         out.retain(|l| !l.value.is_empty());
-        Labels(out.into())
+        Labels::new(out.into())
     }
 
     /// A label set from labels already sorted by name, with unique names and no empty
     /// values: what a label builder produces, so nothing is sorted twice.
     pub fn from_sorted(labels: Vec<Label>) -> Labels {
         debug_assert!(labels.windows(2).all(|w| w[0].name < w[1].name));
-        Labels(labels.into())
+        Labels::new(labels.into())
     }
 
     /// Whether both are the same allocation: a cheap "certainly unchanged" test.
     pub fn ptr_eq(&self, other: &Labels) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        Arc::ptr_eq(&self.items, &other.items)
     }
 
     pub fn as_slice(&self) -> &[Label] {
-        &self.0
+        &self.items
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Label> {
-        self.0.iter()
+        self.items.iter()
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.items.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.items.is_empty()
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
+        self.items
             .binary_search_by(|l| (*l.name).cmp(name))
             .ok()
-            .map(|i| &*self.0[i].value)
+            .map(|i| &*self.items[i].value)
     }
 }
 
 impl fmt::Debug for Labels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("{")?;
-        for (i, l) in self.0.iter().enumerate() {
+        for (i, l) in self.items.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }
