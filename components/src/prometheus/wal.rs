@@ -311,7 +311,9 @@ pub struct WalStats {
 pub struct Wal {
     dir: PathBuf,
     opts: WalOptions,
-    writer: Mutex<Writer>,
+    /// Shared with readers, which take the writer's label sets for the series they
+    /// decode, so a series' labels live in memory once, not once per reader.
+    writer: Arc<Mutex<Writer>>,
     head: watch::Sender<Position>,
     /// Each endpoint's delivered position, so truncation keeps what someone needs.
     delivered: Mutex<BTreeMap<String, Position>>,
@@ -410,7 +412,7 @@ impl Wal {
         Ok(Wal {
             dir: dir.to_path_buf(),
             opts,
-            writer: Mutex::new(Writer {
+            writer: Arc::new(Mutex::new(Writer {
                 file: Some(file),
                 segment,
                 offset: 0,
@@ -419,7 +421,7 @@ impl Wal {
                 next_ref: max_ref + 1,
                 defined: HashSet::new(),
                 dirty: false,
-            }),
+            })),
             head: tx,
             delivered: Mutex::new(BTreeMap::new()),
             stats,
@@ -626,6 +628,7 @@ impl Wal {
             resume: from,
             file: None,
             series: HashMap::new(),
+            writer: self.writer.clone(),
         }
     }
 }
@@ -698,9 +701,23 @@ pub struct WalReader {
     file: Option<(u64, io::BufReader<File>, u64)>,
     /// Ref → labels for the current segment (segments are self-contained).
     series: HashMap<u64, Labels>,
+    writer: Arc<Mutex<Writer>>,
 }
 
 impl WalReader {
+    /// Records series definitions, sharing the writer's copy of each label set when
+    /// it has one (it does for everything appended since the process started).
+    fn learn(&mut self, series: Vec<(u64, Labels)>) {
+        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        for (r, labels) in series {
+            let labels = writer
+                .refs
+                .get_key_value(&labels)
+                .map_or(labels, |(shared, _)| shared.clone());
+            self.series.insert(r, labels);
+        }
+    }
+
     pub fn position(&self) -> Position {
         self.pos
     }
@@ -788,7 +805,7 @@ impl WalReader {
                 self.resume = self.resume.max(want);
                 while self.pos.offset < want.offset {
                     match self.read_frame()? {
-                        Some(Record::Series(series)) => self.series.extend(series),
+                        Some(Record::Series(series)) => self.learn(series),
                         Some(Record::Samples(_)) => {}
                         None => return Ok(None),
                     }
@@ -832,7 +849,7 @@ impl WalReader {
     fn apply(&mut self, record: Record, end: Position) -> Option<Entry> {
         match record {
             Record::Series(series) => {
-                self.series.extend(series);
+                self.learn(series);
                 (end > self.resume).then_some(Entry::Nothing { end })
             }
             Record::Samples(samples) => {
