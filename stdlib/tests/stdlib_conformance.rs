@@ -61,7 +61,6 @@ fn run_family(file: &str, only_stdlib: bool) {
     let _guard = env_lock();
     let mut harness = Harness::new(&family);
     let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut skipped: HashMap<String, usize> = HashMap::new();
     for case in &cases {
         let base = case["name"].as_str().unwrap_or("?").to_string();
         // Names are unique only within their upstream table; number repeats, counting
@@ -82,13 +81,8 @@ fn run_family(file: &str, only_stdlib: bool) {
         match outcome {
             Outcome::Pass => harness.record(&name, Ok(())),
             Outcome::Fail(why) => harness.record(&name, Err(why)),
-            Outcome::Skip(why) => *skipped.entry(why).or_insert(0) += 1,
+            Outcome::Skip(why) => harness.skip(why),
         }
-    }
-    let mut reasons: Vec<_> = skipped.into_iter().collect();
-    reasons.sort();
-    for (why, count) in reasons {
-        eprintln!("{family}: skipped {count}: {why}");
     }
     harness.finish();
 }

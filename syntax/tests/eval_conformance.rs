@@ -20,7 +20,6 @@ fn run_family(file: &str) {
     let cases: Vec<Json> = serde_json::from_str(&text).expect("case file is JSON");
     let mut harness = Harness::new(&family);
     let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut skipped: HashMap<String, usize> = HashMap::new();
     for case in &cases {
         let base = case["name"].as_str().unwrap_or("?").to_string();
         // Names are unique only within their upstream table; number repeats.
@@ -32,21 +31,14 @@ fn run_family(file: &str) {
             format!("{base} [{n}]")
         };
         if needs_stdlib(case) {
-            *skipped
-                .entry("needs stdlib (run by the stdlib crate)".into())
-                .or_insert(0) += 1;
+            harness.skip("needs stdlib (run by the stdlib crate)");
             continue;
         }
         match run_case(case, &EmptyScope) {
             Outcome::Pass => harness.record(&name, Ok(())),
             Outcome::Fail(why) => harness.record(&name, Err(why)),
-            Outcome::Skip(why) => *skipped.entry(why).or_insert(0) += 1,
+            Outcome::Skip(why) => harness.skip(why),
         }
-    }
-    let mut reasons: Vec<_> = skipped.into_iter().collect();
-    reasons.sort();
-    for (why, count) in reasons {
-        eprintln!("{family}: skipped {count}: {why}");
     }
     harness.finish();
 }

@@ -67,6 +67,8 @@ pub struct Harness {
     failures: Vec<String>,
     unexpected_passes: Vec<String>,
     ran: usize,
+    /// Cases not run, counted by reason (printed by `finish`).
+    skipped: BTreeMap<String, usize>,
 }
 
 impl Harness {
@@ -77,6 +79,7 @@ impl Harness {
             failures: Vec::new(),
             unexpected_passes: Vec::new(),
             ran: 0,
+            skipped: BTreeMap::new(),
         }
     }
 
@@ -91,8 +94,16 @@ impl Harness {
         }
     }
 
+    /// Counts a case that was not run, and why.
+    pub fn skip(&mut self, reason: impl Into<String>) {
+        *self.skipped.entry(reason.into()).or_insert(0) += 1;
+    }
+
     /// Panics with every failure when any case failed or a known failure now passes.
     pub fn finish(self) {
+        for (why, count) in &self.skipped {
+            eprintln!("{}: skipped {count}: {why}", self.family);
+        }
         eprintln!(
             "{}: {} cases, {} known failures",
             self.family,
