@@ -344,15 +344,18 @@ fn target_of(ty: Ty) -> Option<Target> {
     })
 }
 
+/// An unlabelled block that takes any attributes (a map written as a block).
+pub static FREE_FORM: Schema = Schema {
+    label: LabelRule::Forbidden,
+    attrs: &[],
+    blocks: &[],
+    free_form: true,
+};
+
 /// A classic module's `arguments` block: each attribute is one module argument.
 pub const ARGUMENTS_BLOCK: BlockSpec = BlockSpec {
     name: "arguments",
-    schema: &Schema {
-        label: LabelRule::Forbidden,
-        attrs: &[],
-        blocks: &[],
-        free_form: true,
-    },
+    schema: &FREE_FORM,
     required: false,
     repeat: Repeat::Once,
 };
@@ -580,12 +583,6 @@ mod tests {
         blocks: &[],
         free_form: false,
     };
-    static MAP: Schema = Schema {
-        label: LabelRule::Forbidden,
-        attrs: &[],
-        blocks: &[],
-        free_form: true,
-    };
     static ROOT: Schema = Schema {
         label: LabelRule::Ignored,
         attrs: &[
@@ -609,7 +606,7 @@ mod tests {
             },
             BlockSpec {
                 name: "settings",
-                schema: &MAP,
+                schema: &FREE_FORM,
                 required: false,
                 repeat: Repeat::Once,
             },

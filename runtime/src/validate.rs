@@ -711,12 +711,7 @@ static TRACING: Schema = Schema {
     ],
     blocks: &[BlockSpec {
         name: "sampler",
-        schema: &Schema {
-            label: LabelRule::Forbidden,
-            attrs: &[],
-            blocks: &[],
-            free_form: true,
-        },
+        schema: &crate::schema::FREE_FORM,
         required: false,
         repeat: Repeat::Once,
     }],
