@@ -41,9 +41,7 @@ fn reloads_on_change_and_sighup_and_stops_on_sigterm() {
     run.signal("HUP");
     run.wait_for("stopped component node=local.file.b");
 
-    run.signal("TERM");
-    let status = run.child.wait().expect("exits");
-    assert!(status.success(), "{status:?}");
+    run.stop();
 }
 
 #[test]
@@ -145,9 +143,7 @@ fn http_reload_applies_edits_and_reports_broken_configs() {
         "{metrics}"
     );
 
-    run.signal("TERM");
-    let status = run.child.wait().expect("exits");
-    assert!(status.success(), "{status:?}");
+    run.stop();
 }
 
 #[test]

@@ -3,13 +3,13 @@
 //! `--cluster.name` isolation and `--cluster.wait-for-size` readiness. Every wait is
 //! bounded; measured times are printed (`cargo test -- --nocapture` shows them).
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_ferroalloy");
+use support::{spawn_logged, BIN};
 
 /// Generous bounds: the machine may be busy building other things.
 const JOIN_BOUND: Duration = Duration::from_secs(20);
@@ -45,37 +45,26 @@ impl Node {
     fn start_on(dir: &Path, name: &str, listen: &str, extra: &[&str]) -> Node {
         let data = dir.join(name);
         std::fs::create_dir_all(&data).expect("node folder");
-        let mut child = Command::new(BIN)
-            .args([
-                "run",
-                "../config.alloy",
-                "--storage.path",
-                "data",
-                "--server.http.listen-addr",
-                listen,
-                "--cluster.enabled=true",
-                "--cluster.node-name",
-                name,
-                "--cluster.advertise-address",
-                "127.0.0.1",
-            ])
-            .args(extra)
-            .current_dir(&data)
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("binary starts");
-        let stderr = child.stderr.take().expect("piped");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let (child, lines) = spawn_logged(
+            Command::new(BIN)
+                .args([
+                    "run",
+                    "../config.alloy",
+                    "--storage.path",
+                    "data",
+                    "--server.http.listen-addr",
+                    listen,
+                    "--cluster.enabled=true",
+                    "--cluster.node-name",
+                    name,
+                    "--cluster.advertise-address",
+                    "127.0.0.1",
+                ])
+                .args(extra)
+                .current_dir(&data)
+                .env("NO_COLOR", "1")
+                .env("RUST_LOG", "info"),
+        );
         let mut node = Node {
             child,
             lines,

@@ -19,6 +19,25 @@ pub fn work_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Starts `cmd` with its stderr lines arriving on a channel (stdout discarded).
+pub fn spawn_logged(cmd: &mut Command) -> (Child, mpsc::Receiver<String>) {
+    let mut child = cmd
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let stderr = child.stderr.take().expect("piped");
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, lines)
+}
+
 /// A running `ferroalloy run` whose stderr lines arrive on a channel.
 pub struct Running {
     pub child: Child,
@@ -28,31 +47,20 @@ pub struct Running {
 
 impl Running {
     pub fn start(dir: &Path) -> Running {
-        let mut child = Command::new(BIN)
-            // Port 0: tests run in parallel, and the default port may be in use.
-            .args([
-                "run",
-                "config.alloy",
-                "--storage.path",
-                "data",
-                "--server.http.listen-addr",
-                "127.0.0.1:0",
-            ])
-            .current_dir(dir)
-            .env("NO_COLOR", "1")
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("binary starts");
-        let stderr = child.stderr.take().expect("piped");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let (child, lines) = spawn_logged(
+            Command::new(BIN)
+                // Port 0: tests run in parallel, and the default port may be in use.
+                .args([
+                    "run",
+                    "config.alloy",
+                    "--storage.path",
+                    "data",
+                    "--server.http.listen-addr",
+                    "127.0.0.1:0",
+                ])
+                .current_dir(dir)
+                .env("NO_COLOR", "1"),
+        );
         Running {
             child,
             lines,
@@ -91,6 +99,13 @@ impl Running {
             .and_then(|rest| rest.split_whitespace().next())
             .unwrap_or_else(|| panic!("no address in {line:?}"));
         format!("http://{addr}")
+    }
+
+    /// SIGTERM, and the process must exit cleanly.
+    pub fn stop(mut self) {
+        self.signal("TERM");
+        let status = self.child.wait().expect("exits");
+        assert!(status.success(), "{status:?}");
     }
 
     pub fn signal(&self, name: &str) {
