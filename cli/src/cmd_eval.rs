@@ -10,7 +10,6 @@ use alloy_syntax::eval::eval_expr;
 use alloy_syntax::value::{render, to_json};
 use alloy_syntax::Diagnostic;
 use anyhow::{bail, Result};
-use std::io::Write;
 use std::sync::Arc;
 
 /// The name the expression gets in diagnostics.
@@ -49,11 +48,7 @@ pub fn run(args: &EvalArgs, format: Option<DiagnosticsFormat>) -> Result<()> {
     let src = args.expr.as_str();
     let name: Arc<str> = Arc::from(EXPR_NAME);
     let sources: Sources = [(EXPR_NAME.to_string(), Arc::<str>::from(src))].into();
-    let print = |diags: &[Diagnostic]| {
-        let mut stderr = std::io::stderr().lock();
-        let _ = stderr.write_all(printer.render(diags, &sources).as_bytes());
-        let _ = stderr.flush();
-    };
+    let print = |diags: &[Diagnostic]| printer.eprint(diags, &sources);
     let (expr, diags) = alloy_syntax::parse_expression(EXPR_NAME, src);
     if diags.iter().any(Diagnostic::is_error) {
         print(&diags);

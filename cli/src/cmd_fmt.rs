@@ -185,9 +185,7 @@ fn report_errors(
     printer: &Printer,
 ) -> anyhow::Error {
     let sources: Sources = [(name.to_string(), Arc::<str>::from(text))].into();
-    let mut stderr = io::stderr().lock();
-    let _ = stderr.write_all(printer.render(diagnostics, &sources).as_bytes());
-    let _ = stderr.flush();
+    printer.eprint(diagnostics, &sources);
     anyhow!("encountered errors during formatting")
 }
 

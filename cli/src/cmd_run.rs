@@ -202,7 +202,7 @@ impl Reloader {
         let result = reload(&self.controller, &self.path, &self.metrics).await;
         self.metrics.record_load(result.is_ok());
         result.map_err(|(diags, sources)| {
-            print_diags(&self.printer, &diags, &sources);
+            self.printer.eprint(&diags, &sources);
             error_text(&diags, &sources)
         })
     }
@@ -303,13 +303,6 @@ async fn reload(
         Ok(report) => Err((report.errors, sources)),
         Err(diags) => Err((diags, sources)),
     }
-}
-
-fn print_diags(printer: &Printer, diags: &[Diagnostic], sources: &crate::diagnostics::Sources) {
-    use std::io::Write;
-    let mut stderr = std::io::stderr().lock();
-    let _ = stderr.write_all(printer.render(diags, sources).as_bytes());
-    let _ = stderr.flush();
 }
 
 /// Watches the configuration: the file itself, or the `*.alloy` files of a directory.

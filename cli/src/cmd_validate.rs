@@ -7,7 +7,6 @@ use alloy_runtime::component::Stability;
 use alloy_runtime::source::{load, SourceFile};
 use alloy_runtime::validate::{validate, ValidateOptions};
 use anyhow::{bail, Result};
-use std::io::Write;
 use std::path::PathBuf;
 
 /// Flags and arguments of `validate`.
@@ -69,9 +68,7 @@ pub fn run(args: &ValidateArgs, format: Option<DiagnosticsFormat>) -> Result<()>
     if diags.is_empty() {
         return Ok(());
     }
-    let mut stderr = std::io::stderr().lock();
-    let _ = stderr.write_all(printer.render(&diags, &sources_of(&files)).as_bytes());
-    let _ = stderr.flush();
+    printer.eprint(&diags, &sources_of(&files));
     if diags.iter().any(|d| d.is_error()) {
         bail!("validation failed");
     }

@@ -64,6 +64,15 @@ impl Printer {
         Printer { format, color }
     }
 
+    /// Writes `diags` to stderr in one piece (so lines of concurrent logs do not
+    /// interleave with a diagnostic).
+    pub fn eprint(&self, diags: &[Diagnostic], sources: &Sources) {
+        use std::io::Write;
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(self.render(diags, sources).as_bytes());
+        let _ = stderr.flush();
+    }
+
     /// All of `diags` as one text, ending with a newline unless there are none.
     pub fn render(&self, diags: &[Diagnostic], sources: &Sources) -> String {
         match self.format {
