@@ -780,17 +780,12 @@ impl Inner {
                             format!("{name} with an arguments block runs the fetched content as a classic module; this form is deprecated, use declare blocks and custom components instead"),
                         ));
                     }
-                    let body: Vec<Stmt> = block
-                        .body
-                        .iter()
-                        .filter(|s| !is_arguments_block(s, src))
-                        .cloned()
-                        .collect();
+                    let body = block.body.iter().filter(|s| !is_arguments_block(s, src));
                     check_body(
                         &file.name,
                         src,
                         Some(block),
-                        &body,
+                        body,
                         source.schema,
                         &mut errors,
                     );

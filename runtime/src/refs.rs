@@ -2,7 +2,7 @@
 //! `.name` accesses (`prometheus.remote_write.default.receiver`). Indexing and calls end
 //! a traversal, as upstream: in `a.b[0].c` only `a.b` names something in scope.
 
-use alloy_syntax::ast::{Body, Expr, Ident, Stmt};
+use alloy_syntax::ast::{Expr, Ident, Stmt};
 use alloy_syntax::Span;
 
 /// One traversal: its identifiers in order.
@@ -34,7 +34,7 @@ impl Traversal {
 }
 
 /// Every traversal in a block body, nested blocks included, in source order.
-pub fn body_traversals(body: &Body, out: &mut Vec<Traversal>) {
+pub fn body_traversals<'b>(body: impl IntoIterator<Item = &'b Stmt>, out: &mut Vec<Traversal>) {
     for stmt in body {
         match stmt {
             Stmt::Attribute(attr) => expr_traversals(&attr.value, out),

@@ -4,7 +4,7 @@
 //! required entries and label rules. `validate` runs them without starting anything;
 //! decoding at run time runs the same checks first, so both report the same errors.
 
-use alloy_syntax::ast::{Block, Body, Stmt};
+use alloy_syntax::ast::{Block, Stmt};
 use alloy_syntax::eval::{eval_expr, EmptyScope};
 use alloy_syntax::value::{self, Target, ValueError};
 use alloy_syntax::{Diagnostic, Span};
@@ -123,11 +123,11 @@ pub enum Ty {
 
 /// Checks `body` (of `block`, when given) against `schema`, appending every problem.
 /// Attribute values are not looked at here.
-pub fn check_body(
+pub fn check_body<'b>(
     file: &Arc<str>,
     src: &str,
     block: Option<&Block>,
-    body: &Body,
+    body: impl IntoIterator<Item = &'b Stmt>,
     schema: &Schema,
     diags: &mut Vec<Diagnostic>,
 ) {
@@ -261,10 +261,10 @@ fn check_label(
 /// their declared types: `forward_to = "wrong"` gives `expected array, got string` at
 /// the value. Upstream only does this for literals; constant expressions such as
 /// `"1" + "0s"` are checked too, since their value is just as certain.
-pub fn check_values(
+pub fn check_values<'b>(
     file: &Arc<str>,
     src: &str,
-    body: &Body,
+    body: impl IntoIterator<Item = &'b Stmt>,
     schema: &Schema,
     diags: &mut Vec<Diagnostic>,
 ) {

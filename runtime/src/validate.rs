@@ -510,9 +510,16 @@ impl<'f> Validator<'_, 'f> {
         body: &[&Stmt],
         out: &mut Vec<Diagnostic>,
     ) {
-        let owned: Vec<Stmt> = body.iter().map(|s| (*s).clone()).collect();
-        check_body(&at.file.name, at.src(), Some(at.block), &owned, schema, out);
-        check_values(&at.file.name, at.src(), &owned, schema, out);
+        let body = body.iter().copied();
+        check_body(
+            &at.file.name,
+            at.src(),
+            Some(at.block),
+            body.clone(),
+            schema,
+            out,
+        );
+        check_values(&at.file.name, at.src(), body, schema, out);
     }
 
     /// A component's schema: built-in (subject to the stability level), a declare in
@@ -559,9 +566,8 @@ impl<'f> Validator<'_, 'f> {
     ) {
         let at = state.graph.node(index).at;
         let src = at.src();
-        let owned: Vec<Stmt> = body.iter().map(|s| (*s).clone()).collect();
         let mut traversals: Vec<Traversal> = Vec::new();
-        body_traversals(&owned, &mut traversals);
+        body_traversals(body.iter().copied(), &mut traversals);
         let stdlib = alloy_stdlib::stdlib();
         for t in &traversals {
             let first = t.parts[0].text(src);
