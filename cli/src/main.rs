@@ -5,10 +5,12 @@
 //! cobra does (`Error: <message>` on stderr, exit status 1).
 
 mod cluster_flags;
+mod cmd_completion;
 mod cmd_eval;
 mod cmd_fmt;
 mod cmd_run;
 mod cmd_validate;
+mod convert;
 mod diagnostics;
 mod version;
 
@@ -56,6 +58,15 @@ enum Command {
     Validate(cmd_validate::ValidateArgs),
     /// Evaluate one expression with the standard library and print its value.
     Eval(cmd_eval::EvalArgs),
+    /// Convert a Prometheus or Grafana Agent configuration to Alloy.
+    #[command(long_about = convert::LONG_ABOUT)]
+    Convert(convert::ConvertArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(long_about = cmd_completion::LONG_ABOUT)]
+    Completion(cmd_completion::CompletionArgs),
+    /// Write man pages generated from the command-line definitions.
+    #[command(hide = true)]
+    Mangen(cmd_completion::MangenArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +84,9 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => cmd_run::run(&args, cli.diagnostics_format),
         Some(Command::Validate(args)) => cmd_validate::run(&args, cli.diagnostics_format),
         Some(Command::Eval(args)) => cmd_eval::run(&args, cli.diagnostics_format),
+        Some(Command::Convert(args)) => convert::run(&args, cli.diagnostics_format),
+        Some(Command::Completion(args)) => cmd_completion::completion(&args, Cli::command()),
+        Some(Command::Mangen(args)) => cmd_completion::mangen(&args, Cli::command()),
         None => {
             // Upstream prints the usage and succeeds when no subcommand is given.
             let _ = Cli::command().write_help(&mut std::io::stderr());
