@@ -343,9 +343,14 @@ impl<'n> Fields<'n> {
             Kind::Map(entries) => entries,
             _ if node.is_null() => &[],
             _ => {
+                let what = if section.is_empty() {
+                    "the configuration"
+                } else {
+                    section
+                };
                 ctx.error(
                     node.offset,
-                    format!("{section}: expected a mapping, got {}", node.shape()),
+                    format!("{what}: expected a mapping, got {}", node.shape()),
                 );
                 return None;
             }
@@ -599,6 +604,18 @@ mod tests {
         assert_eq!(sanitize_label("prometheus-1"), "prometheus_1");
         assert_eq!(sanitize_label("1st.job"), "_1st_job");
         assert_eq!(sanitize_label("node"), "node");
+    }
+
+    #[test]
+    fn a_document_that_is_not_a_mapping_is_an_error() {
+        let out = convert(SourceFormat::Prometheus, "x.yaml", "- a\n- b\n");
+        assert_eq!(out.diags.len(), 1, "{:?}", out.diags);
+        assert_eq!(
+            out.diags[0].message,
+            "the configuration: expected a mapping, got a sequence"
+        );
+        // Output is still produced (for --bypass-errors), and it is formatted.
+        assert!(out.alloy.is_some());
     }
 
     #[test]
