@@ -287,3 +287,44 @@ fn man_pages_are_generated_per_subcommand() {
     // The generator itself is hidden from the pages.
     assert!(!dir.join("ferroalloy-mangen.1").exists());
 }
+
+/// The Helm chart, without `helm`: Chart.yaml and values.yaml parse, every flag its
+/// templates pass is a `run` flag, and the default configuration validates.
+#[test]
+fn helm_chart_uses_only_flags_the_binary_accepts() {
+    let chart = repo().join("deploy").join("helm").join("ferroalloy");
+    for file in ["Chart.yaml", "values.yaml"] {
+        let text = std::fs::read_to_string(chart.join(file)).unwrap();
+        YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+    let known = run_flags();
+    let mut flags = BTreeSet::new();
+    for entry in std::fs::read_dir(chart.join("templates")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for line in text.lines() {
+            if let Some(arg) = line.trim().strip_prefix("- --") {
+                flags.insert(format!("--{}", arg.split('=').next().unwrap()));
+            }
+        }
+    }
+    for needed in [
+        "--cluster.enabled",
+        "--cluster.join-addresses",
+        "--storage.path",
+    ] {
+        assert!(flags.contains(needed), "the chart passes no {needed}");
+    }
+    for flag in &flags {
+        assert!(known.contains(flag), "chart: {flag} is not a run flag");
+    }
+    let values =
+        YamlLoader::load_from_str(&std::fs::read_to_string(chart.join("values.yaml")).unwrap())
+            .unwrap();
+    let dir = work_dir("deploy-helm");
+    std::fs::write(
+        dir.join("config.alloy"),
+        values[0]["config"].as_str().expect("values.config"),
+    )
+    .unwrap();
+    validate(&dir.join("config.alloy"));
+}
