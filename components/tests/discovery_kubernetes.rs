@@ -389,7 +389,7 @@ async fn watch_events_reconnects_and_relists_lose_nothing() {
     })
     .await;
     let reqs = api.requests();
-    assert_eq!(count(&reqs, "watch=1") >= 2, true, "{reqs:#?}");
+    assert!(count(&reqs, "watch=1") >= 2, "{reqs:#?}");
     assert_eq!(
         reqs.iter().filter(|r| !r.contains("watch=1")).count(),
         1,

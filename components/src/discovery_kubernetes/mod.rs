@@ -273,6 +273,9 @@ fn targets_value(mut targets: Vec<targets::Labels>) -> Value {
     )
 }
 
+/// Watcher events tagged with the index of the watcher that sent them.
+type EventReceiver = tokio::sync::mpsc::UnboundedReceiver<(usize, Event)>;
+
 /// One running watcher: its kind and namespace, for applying its events.
 struct Watcher {
     kind: Role,
@@ -304,13 +307,7 @@ impl DiscoveryKubernetes {
     fn start(
         args: &DiscoveryKubernetesArgs,
         cancel: &CancellationToken,
-    ) -> Result<
-        (
-            Vec<Watcher>,
-            tokio::sync::mpsc::UnboundedReceiver<(usize, Event)>,
-        ),
-        String,
-    > {
+    ) -> Result<(Vec<Watcher>, EventReceiver), String> {
         let (api, own) = match (&args.api_server, &args.kubeconfig_file) {
             (Some(url), _) => (config::api_server(url, &args.client)?, None),
             (None, Some(file)) => (config::kubeconfig(file)?, None),
