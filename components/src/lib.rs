@@ -3,6 +3,7 @@
 
 pub mod alloy_seed;
 pub mod discovery_http;
+pub mod discovery_kubernetes;
 pub mod discovery_relabel;
 pub mod http_client;
 pub mod local_file;

@@ -20,6 +20,10 @@ fn with_schema(reg: Registration, schema: &'static alloy_runtime::schema::Schema
 pub fn registry() -> Registry {
     Registry::new([
         Registration::of::<crate::discovery_http::DiscoveryHttp>("discovery.http", GA),
+        Registration::of::<crate::discovery_kubernetes::DiscoveryKubernetes>(
+            "discovery.kubernetes",
+            GA,
+        ),
         Registration::of::<crate::discovery_relabel::DiscoveryRelabel>("discovery.relabel", GA),
         Registration::of::<crate::local_file::LocalFile>(
             "local.file",
