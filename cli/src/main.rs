@@ -10,6 +10,7 @@ mod cmd_fmt;
 mod cmd_run;
 mod cmd_validate;
 mod diagnostics;
+mod logging;
 mod version;
 
 use clap::{CommandFactory, Parser, Subcommand};
