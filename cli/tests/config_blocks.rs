@@ -24,14 +24,20 @@ fn wait_for_both(run: &mut Running, first: &str, second: &str) -> String {
         if line.contains(second) {
             return line;
         }
-        assert!(Instant::now() < deadline, "no line with {first:?} and {second:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no line with {first:?} and {second:?}"
+        );
     }
 }
 
 #[test]
 fn logging_block_switches_format_and_level_on_reload() {
     let dir = work_dir("logging_block");
-    write_config(&dir, "logging {\n\tlevel  = \"info\"\n\tformat = \"logfmt\"\n}\n");
+    write_config(
+        &dir,
+        "logging {\n\tlevel  = \"info\"\n\tformat = \"logfmt\"\n}\n",
+    );
     let mut run = Running::start(&dir);
     let base = run.http_base();
     let line = run.wait_for("ferroalloy is running");
@@ -42,7 +48,10 @@ fn logging_block_switches_format_and_level_on_reload() {
     );
 
     // JSON after a SIGHUP (or the file-change reload that may come first).
-    write_config(&dir, "logging {\n\tlevel  = \"debug\"\n\tformat = \"json\"\n}\n");
+    write_config(
+        &dir,
+        "logging {\n\tlevel  = \"debug\"\n\tformat = \"json\"\n}\n",
+    );
     run.signal("HUP");
     let line = run.wait_for("config reloaded");
     let json: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
@@ -51,7 +60,10 @@ fn logging_block_switches_format_and_level_on_reload() {
 
     // At level warn, info lines stop: the next HTTP reload's "reload requested" line
     // must not appear, while its failure (an error) does.
-    write_config(&dir, "logging {\n\tlevel  = \"warn\"\n\tformat = \"json\"\n}\n");
+    write_config(
+        &dir,
+        "logging {\n\tlevel  = \"warn\"\n\tformat = \"json\"\n}\n",
+    );
     let client = http();
     let (status, body) = call(&client, reqwest::Method::POST, &format!("{base}/-/reload"));
     assert_eq!(status, 200, "{body}");
@@ -86,8 +98,8 @@ fn make_certs(dir: &Path) -> (String, String) {
     let issuer = Issuer::new(ca_params, ca_key);
 
     let key = KeyPair::generate().unwrap();
-    let params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .unwrap();
+    let params =
+        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
     let cert = params.signed_by(&key, &issuer).unwrap();
     std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
     std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
@@ -147,9 +159,14 @@ fn http_block_serves_tls_and_applies_client_auth_on_reload() {
     let resp = with_cert.post(format!("{https}/-/reload")).send().unwrap();
     assert_eq!(resp.status(), 200);
     let deadline = Instant::now() + Duration::from_secs(10);
-    // A file-change reload may apply it first; either way the anonymous client is
-    // refused from now on.
-    while trusting.get(format!("{https}/-/ready")).send().is_ok() {
+    // A file-change reload may apply it first; either way a new connection without a
+    // client certificate is refused from now on (a fresh client each time, since
+    // settings apply to new connections and a pooled one would be reused).
+    while tls_client(&ca_pem, None)
+        .get(format!("{https}/-/ready"))
+        .send()
+        .is_ok()
+    {
         assert!(Instant::now() < deadline, "client auth never applied");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -235,7 +252,10 @@ fn livedebugging_streams_relabeled_samples_of_the_self_exporter() {
     assert_eq!(status, 200);
     assert!(body.contains("live debugging is disabled"), "{body}");
 
-    write_config(&dir, &format!("livedebugging {{\n\tenabled = true\n}}\n{pipeline}"));
+    write_config(
+        &dir,
+        &format!("livedebugging {{\n\tenabled = true\n}}\n{pipeline}"),
+    );
     let (status, body) = call(&client, reqwest::Method::POST, &format!("{base}/-/reload"));
     assert_eq!(status, 200, "{body}");
     let mut resp = client.get(&url).send().unwrap();

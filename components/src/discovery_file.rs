@@ -213,9 +213,8 @@ impl DiscoveryFile {
             .as_ref()
             .is_some_and(|p| alloy_syntax::value::values_identical(p, &targets));
         if !same {
-            self.live.publish(|| {
-                alloy_syntax::value::render::render(&targets)
-            });
+            self.live
+                .publish(|| alloy_syntax::value::render::render(&targets));
             state.published = Some(targets.clone());
             drop(state);
             (self.exports)(exports_of(targets));
@@ -259,7 +258,9 @@ impl Component for DiscoveryFile {
                 // Kept alive for this configuration; dropping them stops the watches.
                 let _watchers: Vec<_> = watch_dirs(&args.files)
                     .iter()
-                    .filter_map(|dir| alloy_runtime::watch::watch(dir, has_sd_extension, tx.clone()))
+                    .filter_map(|dir| {
+                        alloy_runtime::watch::watch(dir, has_sd_extension, tx.clone())
+                    })
                     .collect();
                 let mut ticker = tokio::time::interval(args.refresh_interval.to_std());
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -59,7 +59,11 @@ async fn reads_json_and_yaml_groups_and_follows_edits() {
         r#"[{"targets": ["10.0.0.1:9100", "10.0.0.2:9100"], "labels": {"env": "prod"}}]"#,
     )
     .unwrap();
-    std::fs::write(&yaml, "- targets: ['10.0.0.3:80']\n  labels:\n    team: web\n").unwrap();
+    std::fs::write(
+        &yaml,
+        "- targets: ['10.0.0.3:80']\n  labels:\n    team: web\n",
+    )
+    .unwrap();
     // Not matched by the patterns.
     std::fs::write(dir.join("c.txt"), "ignored").unwrap();
     let c = controller();
@@ -101,7 +105,9 @@ async fn reads_json_and_yaml_groups_and_follows_edits() {
     std::fs::write(&json, "[{not json").unwrap();
     // Give the watcher time to see the broken write, then check nothing was lost.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert!(targets(&c, "discovery.file.x").contains(&format!("10.0.0.9:9100|__meta_filepath={jp}")));
+    assert!(
+        targets(&c, "discovery.file.x").contains(&format!("10.0.0.9:9100|__meta_filepath={jp}"))
+    );
 
     // A removed file's targets go.
     std::fs::remove_file(&extra).unwrap();
@@ -125,7 +131,8 @@ async fn bad_arguments_are_errors_at_their_position() {
     .await
     .unwrap_err();
     assert!(
-        err.iter().any(|e| e.contains("reads only .json, .yml and .yaml files")),
+        err.iter()
+            .any(|e| e.contains("reads only .json, .yml and .yaml files")),
         "{err:?}"
     );
     let err = load(
@@ -135,7 +142,8 @@ async fn bad_arguments_are_errors_at_their_position() {
     .await
     .unwrap_err();
     assert!(
-        err.iter().any(|e| e.contains("refresh_interval must be greater than 0")),
+        err.iter()
+            .any(|e| e.contains("refresh_interval must be greater than 0")),
         "{err:?}"
     );
     c.shutdown();

@@ -170,8 +170,7 @@ pub async fn handler(
                     return None;
                 }
                 // Re-check the switch now and then, so disabling ends quiet streams.
-                let entry = match tokio::time::timeout(Duration::from_secs(1), sub.next()).await
-                {
+                let entry = match tokio::time::timeout(Duration::from_secs(1), sub.next()).await {
                     Ok(Some(entry)) => entry,
                     Ok(None) => return None,
                     Err(_) => continue,
@@ -203,4 +202,43 @@ pub async fn handler(
         Body::from_stream(stream),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_built_only_while_someone_watches() {
+        let live = LiveDebugging::default();
+        let tap = live.tap("prometheus.relabel.a");
+        assert!(live.subscribe("prometheus.relabel.a").is_none(), "disabled");
+        tap.publish(|| unreachable!("nobody watches"));
+
+        live.set_enabled(true);
+        let sub = live.subscribe("prometheus.relabel.a").unwrap();
+        assert!(tap.active());
+        // Another component's watcher does not wake this tap.
+        let other = live.tap("prometheus.relabel.b");
+        assert!(!other.active());
+        drop(sub);
+        assert!(!tap.active());
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_receives_what_is_published() {
+        let live = LiveDebugging::default();
+        live.set_enabled(true);
+        let mut sub = live.subscribe("c").unwrap();
+        live.tap("c").publish(|| "one".to_string());
+        assert_eq!(sub.next().await.as_deref(), Some("one"));
+    }
+
+    #[test]
+    fn sample_probability_comes_from_the_query() {
+        assert_eq!(sample_prob(None), 1.0);
+        assert_eq!(sample_prob(Some("sampleProb=0.25")), 0.25);
+        assert_eq!(sample_prob(Some("x=1&sampleProb=7")), 1.0);
+        assert_eq!(sample_prob(Some("sampleProb=nope")), 1.0);
+    }
 }

@@ -91,10 +91,9 @@ fn pem_source(
         (None, Some(path)) => std::fs::read(&path)
             .map(Some)
             .map_err(|e| d.error(d.span_of(file), format!("cannot read {file} {path:?}: {e}"))),
-        (None, None) if required => Err(d.error(
-            d.span(),
-            format!("one of {inline} or {file} must be set"),
-        )),
+        (None, None) if required => {
+            Err(d.error(d.span(), format!("one of {inline} or {file} must be set")))
+        }
         (None, None) => Ok(None),
     }
 }
@@ -382,8 +381,7 @@ async fn accept_loop(
                 let tx = tx.clone();
                 tokio::spawn(async move {
                     let acceptor = tokio_rustls::TlsAcceptor::from(config);
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                    {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((Either::Right(tls), peer)).await;
                         }
@@ -412,5 +410,30 @@ impl axum::serve::Listener for MaybeTlsListener {
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
         Ok(self.addr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_cipher_names;
+
+    #[test]
+    fn go_cipher_suite_names_map_to_rustls_suites() {
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let names: Vec<String> = provider
+            .cipher_suites
+            .iter()
+            .flat_map(go_cipher_names)
+            .collect();
+        for want in [
+            "TLS_AES_128_GCM_SHA256",
+            "TLS_CHACHA20_POLY1305_SHA256",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+        ] {
+            assert!(names.iter().any(|n| n == want), "{want} not in {names:?}");
+        }
+        assert!(!names.iter().any(|n| n.contains("CBC")), "{names:?}");
     }
 }
