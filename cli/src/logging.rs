@@ -4,7 +4,7 @@
 //! Until a `logging` block sets a format, lines use tracing's human format (what
 //! `run` printed before the block was supported, which scripts and tests match on).
 //! `format = "logfmt"` prints upstream's `ts=... level=info msg="..." key=value`
-//! lines and `format = "json"` one JSON object per line. `RUST_LOG`, when set, wins
+//! lines and `format = "json"` one JSON object per line with the same keys. `RUST_LOG`, when set, wins
 //! over the block's `level`, so a developer can always turn on more output.
 
 use alloy_runtime::config_blocks::{LogFormat, LoggingConfig};
@@ -86,11 +86,9 @@ fn human(ansi: bool) -> BoxedFormat {
 
 fn json() -> BoxedFormat {
     tracing_subscriber::fmt::layer()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false)
+        .event_format(Json)
         .with_writer(std::io::stderr)
+        .with_ansi(false)
         .boxed()
 }
 
@@ -126,6 +124,54 @@ where
         }
         writer.write_str(&fields.rest)?;
         writeln!(writer)
+    }
+}
+
+/// upstream's JSON lines: `{"ts":"...","level":"info","msg":"...", fields...}`.
+struct Json;
+
+impl<S, N> FormatEvent<S, N> for Json
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut fields = JsonFields::default();
+        fields.0.insert("ts".into(), timestamp().into());
+        fields.0.insert(
+            "level".into(),
+            event
+                .metadata()
+                .level()
+                .as_str()
+                .to_ascii_lowercase()
+                .into(),
+        );
+        event.record(&mut fields);
+        let line = serde_json::Value::Object(fields.0).to_string();
+        writeln!(writer, "{line}")
+    }
+}
+
+#[derive(Default)]
+struct JsonFields(serde_json::Map<String, serde_json::Value>);
+
+impl Visit for JsonFields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let name = match field.name() {
+            "message" => "msg",
+            other => other,
+        };
+        self.0.insert(name.to_string(), value.into());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.record_str(field, &format!("{value:?}"));
     }
 }
 
