@@ -8,12 +8,16 @@
 use crate::cluster_flags::ClusterArgs;
 use crate::cmd_validate::{parse_stability, sources_of};
 use crate::diagnostics::{stderr_wants_color, DiagnosticsFormat, Printer};
+use crate::logging::LogControl;
 use alloy_runtime::cluster::Cluster;
-use alloy_runtime::component::Stability;
+use alloy_runtime::component::{Services, Stability};
+use alloy_runtime::config_blocks::ConfigBlocks;
 use alloy_runtime::controller::{Controller, ControllerOptions};
 use alloy_runtime::http::{HttpOptions, HttpService, ReloadFn};
+use alloy_runtime::livedebug::LiveDebugging;
 use alloy_runtime::metrics::{ConfigMetrics, Metrics};
 use alloy_runtime::source::{load, SourceFile};
+use alloy_runtime::tls::TlsSlot;
 use alloy_syntax::Diagnostic;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -61,14 +65,7 @@ pub fn run(args: &RunArgs, format: Option<DiagnosticsFormat>) -> Result<()> {
             args.config_format
         );
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(stderr_wants_color())
-        .init();
+    let logs = crate::logging::init(stderr_wants_color());
     let printer = Printer::new(
         format.unwrap_or(DiagnosticsFormat::Plain),
         stderr_wants_color(),
@@ -76,10 +73,10 @@ pub fn run(args: &RunArgs, format: Option<DiagnosticsFormat>) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(args, printer))
+    runtime.block_on(serve(args, printer, logs))
 }
 
-async fn serve(args: &RunArgs, printer: Printer) -> Result<()> {
+async fn serve(args: &RunArgs, printer: Printer, logs: LogControl) -> Result<()> {
     let metrics = Arc::new(Metrics::new());
     metrics.register(
         "alloy_build",
@@ -92,7 +89,10 @@ async fn serve(args: &RunArgs, printer: Printer) -> Result<()> {
         .with_context(|| format!("failed to listen on {}", args.listen_addr))?;
     // Peers reach this node on the HTTP port, so the cluster is set up once the port
     // is known (it may have been 0).
-    let http_port = listener.local_addr()?.port();
+    let http_addr = listener.local_addr()?;
+    let http_port = http_addr.port();
+    let live_debugging = LiveDebugging::default();
+    let tls = TlsSlot::default();
     let cluster_opts = args.cluster.options(http_port).await?;
     let cluster = Cluster::start(cluster_opts, &metrics)
         .await
@@ -106,12 +106,21 @@ async fn serve(args: &RunArgs, printer: Printer) -> Result<()> {
             min_stability: args.stability,
             module_path: alloy_runtime::module::module_path_of(&args.path.display().to_string()),
             cluster: cluster.clone(),
+            services: Services {
+                http_addr: http_addr.to_string(),
+                live_debugging: live_debugging.clone(),
+            },
         },
     );
     let reloader = Arc::new(Reloader {
         controller: controller.clone(),
         path: args.path.clone(),
         printer,
+        apply: Apply {
+            logs,
+            tls: tls.clone(),
+            live_debugging: live_debugging.clone(),
+        },
         metrics: ConfigMetrics::register(&metrics),
         one_at_a_time: tokio::sync::Mutex::new(()),
     });
@@ -124,6 +133,8 @@ async fn serve(args: &RunArgs, printer: Printer) -> Result<()> {
             metrics,
             reload: http_reload(reloader.clone()),
             cluster: cluster.clone(),
+            tls,
+            live: live_debugging,
         },
         http_shutdown.clone(),
     )?;
@@ -188,6 +199,8 @@ struct Reloader {
     controller: Controller,
     path: PathBuf,
     printer: Printer,
+    /// Where the config blocks of each successful load take effect.
+    apply: Apply,
     metrics: ConfigMetrics,
     /// Held for a whole read-parse-load-record sequence: two triggers at once would
     /// otherwise interleave their metrics, and an older file could be loaded last.
@@ -199,7 +212,9 @@ impl Reloader {
     /// `Err` is the diagnostics as one `FILE:LINE:COL: message` line each.
     async fn load(&self) -> Result<(), String> {
         let _serialised = self.one_at_a_time.lock().await;
-        let result = reload(&self.controller, &self.path, &self.metrics).await;
+        let result = reload(&self.controller, &self.path, &self.metrics)
+            .await
+            .map(|config| self.apply.apply(&config));
         self.metrics.record_load(result.is_ok());
         result.map_err(|(diags, sources)| {
             self.printer.eprint(&diags, &sources);
@@ -218,6 +233,22 @@ impl Reloader {
             ),
         }
         result
+    }
+}
+
+/// Applies the config and service blocks of a load to the process.
+struct Apply {
+    logs: LogControl,
+    tls: TlsSlot,
+    live_debugging: LiveDebugging,
+}
+
+impl Apply {
+    fn apply(&self, config: &ConfigBlocks) {
+        self.logs.apply(config.logging.as_ref());
+        self.tls.set(config.http.tls.clone());
+        self.live_debugging
+            .set_enabled(config.livedebugging.enabled);
     }
 }
 
@@ -263,13 +294,14 @@ fn config_hash(files: &[SourceFile]) -> String {
 
 type Failure = (Vec<Diagnostic>, crate::diagnostics::Sources);
 
-/// Reads, parses and loads the configuration at `path`. The config hash is recorded
-/// once the files parse, even if loading them then fails, as upstream does.
+/// Reads, parses and loads the configuration at `path`, returning its config blocks.
+/// The config hash is recorded once the files parse, even if loading them then fails,
+/// as upstream does.
 async fn reload(
     controller: &Controller,
     path: &Path,
     metrics: &ConfigMetrics,
-) -> Result<(), Failure> {
+) -> Result<ConfigBlocks, Failure> {
     let (files, parse_diags) = match load(path) {
         Ok(loaded) => loaded,
         Err(err) => {
@@ -298,7 +330,7 @@ async fn reload(
             for warning in &report.warnings {
                 tracing::warn!(file = %warning.file, "{}", warning.message);
             }
-            Ok(())
+            Ok(report.config)
         }
         Ok(report) => Err((report.errors, sources)),
         Err(diags) => Err((diags, sources)),

@@ -12,6 +12,7 @@ mod cmd_run;
 mod cmd_validate;
 mod convert;
 mod diagnostics;
+mod logging;
 mod version;
 
 use clap::{CommandFactory, Parser, Subcommand};

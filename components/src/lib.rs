@@ -2,6 +2,7 @@
 //! listing them all for the CLI to hand to the runtime.
 
 pub mod alloy_seed;
+pub mod discovery_file;
 pub mod discovery_http;
 pub mod discovery_kubernetes;
 pub mod discovery_relabel;
@@ -9,6 +10,7 @@ pub mod http_client;
 pub mod local_file;
 pub mod module_file;
 pub mod prometheus;
+pub mod prometheus_exporter_self;
 pub mod prometheus_relabel;
 pub mod prometheus_remote_write;
 pub mod prometheus_scrape;

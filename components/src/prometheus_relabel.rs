@@ -187,6 +187,8 @@ struct Inner {
     work: Mutex<Work>,
     /// Set when the run loop has ended: samples are no longer accepted.
     exited: AtomicBool,
+    /// Live debugging: the samples this component emits, while someone watches.
+    live: alloy_runtime::livedebug::Tap,
 }
 
 /// What one batch is processed with: the cache and a reusable label builder.
@@ -257,6 +259,16 @@ impl MetricsReceiver for Inner {
         }
         // Forwarding happens outside the locks so a slow receiver delays no one else.
         if let Some((batch, receivers)) = self.relabel_batch(batch) {
+            if self.live.active() {
+                for sample in batch.iter() {
+                    self.live.publish(|| {
+                        format!(
+                            "{:?} {} {}",
+                            sample.labels, sample.value, sample.timestamp_ms
+                        )
+                    });
+                }
+            }
             fan_out(&receivers, &batch);
         }
     }
@@ -308,6 +320,7 @@ impl Component for PrometheusRelabel {
                 builder: LabelBuilder::default(),
             }),
             exited: AtomicBool::new(false),
+            live: opts.services.live_debugging.tap(&opts.id),
         });
         let component = PrometheusRelabel {
             receiver: Receiver(inner.clone()),

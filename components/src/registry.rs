@@ -19,6 +19,7 @@ fn with_schema(reg: Registration, schema: &'static alloy_runtime::schema::Schema
 /// The registry of all built-in components.
 pub fn registry() -> Registry {
     Registry::new([
+        Registration::of::<crate::discovery_file::DiscoveryFile>("discovery.file", GA),
         Registration::of::<crate::discovery_http::DiscoveryHttp>("discovery.http", GA),
         Registration::of::<crate::discovery_kubernetes::DiscoveryKubernetes>(
             "discovery.kubernetes",
@@ -31,6 +32,10 @@ pub fn registry() -> Registry {
         ),
         Registration::of::<crate::prometheus_remote_write::PrometheusRemoteWrite>(
             "prometheus.remote_write",
+            GA,
+        ),
+        Registration::of::<crate::prometheus_exporter_self::ExporterSelf>(
+            "prometheus.exporter.self",
             GA,
         ),
         Registration::of::<crate::prometheus_scrape::PrometheusScrape>("prometheus.scrape", GA),

@@ -231,6 +231,7 @@ fn build(args: PrometheusRelabelArgs) -> (PrometheusRelabel, Arc<Mutex<Vec<Value
         data_path: std::env::temp_dir(),
         exports: Arc::new(move |v| sink.lock().unwrap().push(v)),
         cluster: alloy_runtime::cluster::Cluster::standalone("test"),
+        services: Default::default(),
     };
     (PrometheusRelabel::build(opts, args).unwrap(), published)
 }

@@ -115,6 +115,18 @@ pub struct Options {
     /// (`clustering { enabled = true }`): `is_local(labels)` and `subscribe()` for
     /// changes. A one-node cluster when clustering is off.
     pub cluster: crate::cluster::Cluster,
+    /// What the process offers components besides the cluster.
+    pub services: Services,
+}
+
+/// Process facilities components may use: the HTTP server's address (for
+/// `prometheus.exporter.self`) and live debugging.
+#[derive(Debug, Clone, Default)]
+pub struct Services {
+    /// The address the HTTP server listens on (`host:port`), empty when none runs.
+    pub http_addr: String,
+    /// Components publish what passes through them here; see [`crate::livedebug`].
+    pub live_debugging: crate::livedebug::LiveDebugging,
 }
 
 /// A component's decoded arguments.
@@ -366,6 +378,7 @@ mod tests {
             data_path: PathBuf::new(),
             exports: Arc::new(move |v| sink.lock().unwrap().push(v.as_number().unwrap().as_i64())),
             cluster: crate::cluster::Cluster::standalone("test"),
+            services: Default::default(),
         };
         let file: Arc<str> = Arc::from("f");
         let c = (reg.build)(opts.clone(), &Decoder::new(&file, &body(1))).unwrap();

@@ -16,6 +16,7 @@ use crate::component::{
     BuildError, DynComponent, ExportsSink, Health, HealthState, Options, Registration, Registry,
     Stability,
 };
+use crate::config_blocks::ConfigBlocks;
 use crate::decode::{AnyValue, BodyValue, Decoder};
 use crate::evaluate::{eval_body_value, ExportsScope};
 use crate::graph::{Graph, GraphNode};
@@ -59,6 +60,8 @@ pub struct ControllerOptions {
     pub module_path: String,
     /// Handed to every component through [`Options::cluster`].
     pub cluster: crate::cluster::Cluster,
+    /// Handed to every component through [`Options::services`].
+    pub services: crate::component::Services,
 }
 
 impl Default for ControllerOptions {
@@ -68,6 +71,7 @@ impl Default for ControllerOptions {
             min_stability: Stability::GenerallyAvailable,
             module_path: ".".to_string(),
             cluster: crate::cluster::Cluster::standalone("localhost"),
+            services: Default::default(),
         }
     }
 }
@@ -231,6 +235,9 @@ pub struct LoadReport {
     pub started: Vec<String>,
     pub stopped: Vec<String>,
     pub updated: Vec<String>,
+    /// The root's config and service blocks (`logging`, `http`, ...), decoded; the
+    /// defaults for absent ones, and always the defaults in a module.
+    pub config: ConfigBlocks,
 }
 
 /// The component controller. Cheap to clone.
@@ -381,7 +388,8 @@ struct Planned<'f> {
 }
 
 /// A sound plan (graph, definitions, warnings), or every error found.
-type PlanResult<'f> = Result<(Graph<Planned<'f>>, Arc<Defs>, Vec<Diagnostic>), Vec<Diagnostic>>;
+type PlanResult<'f> =
+    Result<(Graph<Planned<'f>>, Arc<Defs>, Vec<Diagnostic>, ConfigBlocks), Vec<Diagnostic>>;
 
 impl GraphNode for Planned<'_> {
     fn id(&self) -> &str {
@@ -496,11 +504,12 @@ impl Inner {
 
     fn load(self: &Arc<Self>, units: Vec<Unit>) -> Result<LoadReport, Vec<Diagnostic>> {
         let old = self.current();
-        let (plan, defs, warnings) = self.plan(&units, old.as_deref())?;
+        let (plan, defs, warnings, config) = self.plan(&units, old.as_deref())?;
 
         // The plan is sound: install it, reusing nodes whose ID and kind are unchanged.
         let mut report = LoadReport {
             warnings,
+            config,
             ..LoadReport::default()
         };
         let mut graph: Graph<Arc<Node>> = Graph::new();
@@ -588,6 +597,36 @@ impl Inner {
         }
         report.updated.retain(|id| !report.started.contains(id));
         Ok(report)
+    }
+
+    /// Checks and decodes a root config or service block into `config`. Errors join
+    /// the plan's, so a bad value fails the load before anything changes.
+    fn config_block(
+        &self,
+        file: &Arc<SourceFile>,
+        block: &Block,
+        name: &str,
+        config: &mut ConfigBlocks,
+        errors: &mut Vec<Diagnostic>,
+    ) {
+        let Some(schema) = crate::validate::config_schema(name) else {
+            return;
+        };
+        let before = errors.len();
+        let src = file.text.as_str();
+        check_body(&file.name, src, Some(block), &block.body, schema, errors);
+        if errors.len() > before {
+            return;
+        }
+        let decoded = eval_body_value(&block.body, src, &self.scope())
+            .map_err(|e| e.to_diagnostic(&file.name))
+            .and_then(|mut body| {
+                body.span = block.span();
+                crate::config_blocks::decode_into(config, name, &Decoder::new(&file.name, &body))
+            });
+        if let Err(diag) = decoded {
+            errors.push(diag);
+        }
     }
 
     /// Classifies blocks, checks IDs, references and cycles. Nothing is built.
@@ -680,6 +719,7 @@ impl Inner {
         let defs = Arc::new(defs);
 
         let mut graph: Graph<Planned> = Graph::new();
+        let mut config = ConfigBlocks::default();
         for (file, block, name, id) in blocks {
             let src = file.text.as_str();
             let name_span = block.name_span();
@@ -741,6 +781,8 @@ impl Inner {
                 "logging" | "tracing" | "foreach" | "import.git" => {
                     if !root && name != "foreach" && name != "import.git" {
                         errors.push(here(format!("{id} not allowed in module")));
+                    } else if name == "logging" || name == "tracing" {
+                        self.config_block(file, block, &name, &mut config, &mut errors);
                     } else {
                         // These arrive with later work; refusing is better than
                         // silently ignoring configuration.
@@ -751,7 +793,9 @@ impl Inner {
                     continue;
                 }
                 _ if crate::validate::SERVICES.contains(&id.as_str()) => {
-                    if root {
+                    if root && (name == "http" || name == "livedebugging") {
+                        self.config_block(file, block, &name, &mut config, &mut errors);
+                    } else if root {
                         errors.push(here(format!(
                             "{name} blocks are not supported by ferroalloy yet"
                         )));
@@ -941,7 +985,7 @@ impl Inner {
             ));
         }
         if errors.is_empty() {
-            Ok((graph, defs, warnings))
+            Ok((graph, defs, warnings, config))
         } else {
             errors.extend(warnings);
             Err(errors)
@@ -1072,6 +1116,7 @@ impl Inner {
             data_path: self.opts.storage_path.join(&node.global_id),
             exports: sink,
             cluster: self.opts.cluster.clone(),
+            services: self.opts.services.clone(),
         };
         let built = (reg.build)(opts, &decoder).map_err(|e| match e {
             BuildError::Decode(d) => d,

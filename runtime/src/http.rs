@@ -43,6 +43,11 @@ pub struct HttpOptions {
     /// Serves the peers list and receives gossip; a one-node [`Cluster::standalone`]
     /// when clustering is off.
     pub cluster: Cluster,
+    /// The TLS configuration of the `http` block, set after each load; empty serves
+    /// plain HTTP.
+    pub tls: crate::tls::TlsSlot,
+    /// Live debugging, switched by the `livedebugging` block.
+    pub live: crate::livedebug::LiveDebugging,
 }
 
 /// State shared by the handlers.
@@ -51,6 +56,7 @@ struct Shared {
     metrics: Arc<Metrics>,
     reload: ReloadFn,
     cluster: Cluster,
+    live: crate::livedebug::LiveDebugging,
     ready: AtomicBool,
 }
 
@@ -76,9 +82,12 @@ impl HttpService {
             metrics: opts.metrics,
             reload: opts.reload,
             cluster: opts.cluster,
+            live: opts.live,
             ready: AtomicBool::new(false),
         });
         let app = router(shared.clone());
+        // TLS or plain per connection, as the last loaded `http` block says.
+        let listener = crate::tls::MaybeTlsListener::new(listener, opts.tls)?;
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown.cancelled_owned())
@@ -115,6 +124,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/-/reload", get(reload).post(reload))
         .route("/metrics", get(metrics))
         .route("/api/v0/web/peers", get(peers))
+        .route(
+            "/api/v0/web/debug/{*id}",
+            get(crate::livedebug::handler).with_state(shared.live.clone()),
+        )
         .route(MESSAGE_PATH, post(gossip_message))
         .route("/api/v1/ckit/transport/stream", any(gossip_stream))
         .fallback(not_found)

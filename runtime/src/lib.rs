@@ -9,16 +9,19 @@
 
 pub mod cluster;
 pub mod component;
+pub mod config_blocks;
 pub mod controller;
 pub mod decode;
 pub mod duration;
 pub mod evaluate;
 pub mod graph;
 pub mod http;
+pub mod livedebug;
 pub mod metrics;
 pub mod module;
 pub mod refs;
 pub mod schema;
 pub mod source;
+pub mod tls;
 pub mod validate;
 pub mod watch;

@@ -816,6 +816,15 @@ static REMOTECFG: Schema = Schema {
     free_form: false,
 };
 
+/// The schema of a config or service block the controller decodes itself.
+pub(crate) fn config_schema(name: &str) -> Option<&'static Schema> {
+    match name {
+        "logging" => Some(&LOGGING),
+        "tracing" => Some(&TRACING),
+        _ => service_schema(name),
+    }
+}
+
 fn service_schema(id: &str) -> Option<&'static Schema> {
     match id {
         "http" => Some(&HTTP_SERVICE),

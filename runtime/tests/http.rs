@@ -140,6 +140,8 @@ impl Server {
                 metrics,
                 reload: reload_fn(controller.clone(), config),
                 cluster: cluster.clone(),
+                tls: Default::default(),
+                live: Default::default(),
             },
             shutdown.clone(),
         )

@@ -90,6 +90,11 @@ impl Running {
         );
     }
 
+    /// Every stderr line read so far, oldest first.
+    pub fn seen(&self) -> &[String] {
+        &self.seen
+    }
+
     /// The HTTP base URL, from the log line that names the bound address.
     pub fn http_base(&mut self) -> String {
         let line = self.wait_for("now listening for http traffic");
