@@ -13,7 +13,7 @@ use alloy_runtime::schema::{attr, LabelRule, Schema, Ty};
 use alloy_syntax::value::Value;
 use alloy_syntax::Diagnostic;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -187,6 +187,8 @@ struct Inner {
     work: Mutex<Work>,
     /// Set when the run loop has ended: samples are no longer accepted.
     exited: AtomicBool,
+    /// Samples forwarded, for the UI's edge throughput: one add per batch.
+    samples_out: Arc<AtomicU64>,
 }
 
 /// What one batch is processed with: the cache and a reusable label builder.
@@ -258,6 +260,8 @@ impl MetricsReceiver for Inner {
         // Forwarding happens outside the locks so a slow receiver delays no one else.
         if let Some((batch, receivers)) = self.relabel_batch(batch) {
             fan_out(&receivers, &batch);
+            self.samples_out
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
         }
     }
 }
@@ -308,6 +312,7 @@ impl Component for PrometheusRelabel {
                 builder: LabelBuilder::default(),
             }),
             exited: AtomicBool::new(false),
+            samples_out: opts.samples_out(),
         });
         let component = PrometheusRelabel {
             receiver: Receiver(inner.clone()),

@@ -17,7 +17,7 @@ use alloy_runtime::schema::{
 };
 use alloy_syntax::Diagnostic;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
@@ -372,6 +372,8 @@ fn target_of(
 struct Shared {
     args: ScrapeArgs,
     client: reqwest::Client,
+    /// Samples forwarded, for the UI's edge throughput: one add per scrape.
+    samples_out: Arc<AtomicU64>,
 }
 
 /// The newest [`Shared`], replaced on every update; loops pick it up at their next
@@ -470,7 +472,11 @@ impl Component for PrometheusScrape {
         Ok(PrometheusScrape {
             job,
             cluster: opts.cluster.clone(),
-            current: Arc::new(Mutex::new(Arc::new(Shared { args, client }))),
+            current: Arc::new(Mutex::new(Arc::new(Shared {
+                args,
+                client,
+                samples_out: opts.samples_out(),
+            }))),
             state: Mutex::new(State {
                 loops: HashMap::new(),
                 parent: None,
@@ -480,7 +486,14 @@ impl Component for PrometheusScrape {
 
     fn update(&self, args: ScrapeArgs) -> Result<(), String> {
         let client = client_for(&args)?;
-        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(Shared { args, client });
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        let samples_out = current.samples_out.clone();
+        *current = Arc::new(Shared {
+            args,
+            client,
+            samples_out,
+        });
+        drop(current);
         self.sync();
         Ok(())
     }
@@ -629,6 +642,9 @@ async fn scrape_loop(
             }
         };
         fan_out(&shared.args.forward_to, &batch);
+        shared
+            .samples_out
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
     }
     // The target went away: its series end now — unless another node took it over.
     if moved.load(Ordering::Relaxed) {

@@ -117,6 +117,14 @@ pub struct Options {
     pub cluster: crate::cluster::Cluster,
 }
 
+impl Options {
+    /// The counter a forwarding component adds each batch's sample count to (once
+    /// per batch), read by the UI for edge throughput (see [`crate::throughput`]).
+    pub fn samples_out(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        crate::throughput::counter(&self.id)
+    }
+}
+
 /// A component's decoded arguments.
 pub trait Arguments: Sized + Clone + PartialEq + Send + Sync + 'static {
     /// What the block body may contain; checked before [`Arguments::decode`].

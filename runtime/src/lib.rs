@@ -20,5 +20,6 @@ pub mod module;
 pub mod refs;
 pub mod schema;
 pub mod source;
+pub mod throughput;
 pub mod validate;
 pub mod watch;
