@@ -180,7 +180,7 @@ function pageComponent(id) {
 
 // --- Graph ----------------------------------------------------------------------
 
-const NODE_W = 230, NODE_H = 46, COL_GAP = 110, ROW_GAP = 22, PAD = 20;
+const NODE_W = 240, NODE_H = 40, COL_GAP = 130, ROW_GAP = 8, PAD = 12;
 
 // Layered layout: a component's column is the longest data-flow path reaching it;
 // rows follow the mean row of its predecessors, which keeps most edges short.
@@ -256,7 +256,7 @@ function drawGraph(list, moduleID, box) {
   // Scale to the space left in the window, never above natural size: the whole
   // graph stays visible in a 1280×800 window without scrolling.
   const availW = Math.max(320, box.clientWidth || window.innerWidth - 40);
-  const availH = Math.max(240, window.innerHeight - box.getBoundingClientRect().top - 16);
+  const availH = Math.max(240, window.innerHeight - box.getBoundingClientRect().top - 8);
   const scale = Math.min(1, availW / g.width, availH / g.height);
   const root = svg("svg", {
     class: "graph", id: "graph", role: "img", "aria-label": "Component graph",
@@ -283,8 +283,8 @@ function drawGraph(list, moduleID, box) {
     const group = svg("g", { class: "node " + c.health.state, "data-id": c.localID, tabindex: "0" },
       title,
       svg("rect", { x: p.x, y: p.y, width: NODE_W, height: NODE_H, rx: 6 }),
-      svg("text", { x: p.x + 10, y: p.y + 19, "font-size": "13", "font-weight": "600" }, shorten(c.name, 30)),
-      svg("text", { x: p.x + 10, y: p.y + 36, "font-size": "12" }, shorten(c.label || c.localID, 24) + (hasModule ? "  ⊞" : "")));
+      svg("text", { x: p.x + 8, y: p.y + 17, "font-size": "15", "font-weight": "600" }, shorten(c.name, 27)),
+      svg("text", { x: p.x + 8, y: p.y + 34, "font-size": "14" }, shorten(c.label || c.localID, 28) + (hasModule ? "  ⊞" : "")));
     const link = svg("a", { href: hasModule ? "graph/" + c.createdModuleIDs[0] : componentHref(full) }, group);
     root.appendChild(link);
   }
@@ -308,10 +308,11 @@ function updateGraph(root, list) {
 function pageGraph(moduleID) {
   const url = moduleID ? "api/v0/web/modules/" + moduleID + "/components" : "api/v0/web/components";
   app.replaceChildren(...[
-    el("h1", {}, moduleID ? "Graph of module " + moduleID : "Graph"),
-    moduleID ? el("p", {}, el("a", { href: componentHref(moduleID) }, "Back to " + moduleID)) : null,
-    el("div", { class: "legend" }, ["healthy", "unhealthy", "unknown", "exited"].map((s) => badge({ state: s })),
-      el("span", { class: "muted" }, "Edges follow data flow; labels show samples per second. ⊞ opens a module.")),
+    el("div", { class: "legend" },
+      el("h1", {}, moduleID ? "Graph of module " + moduleID : "Graph"),
+      moduleID ? el("a", { href: componentHref(moduleID) }, "Back to " + moduleID) : null,
+      ["healthy", "unhealthy", "unknown", "exited"].map((s) => badge({ state: s })),
+      el("span", { class: "muted" }, "Edges follow data flow, labelled in samples/s. ⊞ opens a module.")),
     el("div", { class: "graph-wrap", id: "graph-box" }, "Loading…")].filter(Boolean));
   const box = document.getElementById("graph-box");
   refresh(async () => {
