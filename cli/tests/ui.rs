@@ -24,6 +24,11 @@ const BEARER: &str = "literal-bearer-token-value";
 /// Scrapes (each followed by a relabel) in the pipeline: with the three files, the two
 /// remote writes and the custom component that makes 30 components.
 const PAIRS: usize = 12;
+/// Targets of each clustered (odd) scrape: distinct label sets, so the ring spreads
+/// them over the peers (all on one node would have a chance of 2^-24).
+const SHARDS: usize = 4;
+/// Every target in the pipeline: one per plain scrape, [`SHARDS`] per clustered one.
+const TARGETS: usize = PAIRS / 2 + PAIRS / 2 * SHARDS;
 
 /// A pipeline of 30 root components on the node listening at `addr`: it scrapes its
 /// own `/metrics` once a second through relabels into remote writes (whose endpoint
@@ -95,13 +100,23 @@ prometheus.remote_write "other" {{
             format!("prometheus.relabel.r{i}.receiver")
         };
         let sink = if i % 2 == 0 { "out" } else { "other" };
+        // Odd scrapes share their targets across the cluster.
+        let (clustering, shards) = if i % 2 == 1 {
+            ("\n  clustering {\n    enabled = true\n  }", SHARDS)
+        } else {
+            ("", 1)
+        };
+        let targets: Vec<String> = (0..shards)
+            .map(|k| format!(r#"{{"__address__" = "{addr}", "shard" = "{i}-{k}"}}"#))
+            .collect();
+        let targets = targets.join(", ");
         text.push_str(&format!(
             r#"
 prometheus.scrape "s{i}" {{
-  targets         = [{{"__address__" = "{addr}"}}]
+  targets         = [{targets}]
   forward_to      = [{forward}]
   scrape_interval = "1s"
-  scrape_timeout  = "900ms"
+  scrape_timeout  = "900ms"{clustering}
 }}
 
 prometheus.relabel "r{i}" {{
@@ -340,6 +355,12 @@ fn api_routes_answer_and_never_show_secrets() {
         scrape["arguments"].to_string().contains("scrape_interval"),
         "{scrape}"
     );
+    // Debug info lists the targets and who scrapes them; a one-node cluster owns all.
+    let debug = scrape["debugInfo"].to_string();
+    assert!(debug.contains("\"owner\""), "{debug}");
+    assert!(debug.contains("node-a"), "{debug}");
+    let owned = get_json(&base, "/api/v0/web/cluster/targets");
+    assert_eq!(owned, serde_json::json!({"node-a": TARGETS}));
 
     // Module-scoped routes.
     let inner = get_json(&base, "/api/v0/web/modules/wrap.mod/components");
@@ -536,9 +557,10 @@ fn pages_render_in_headless_chromium() {
         let peers = get_json(&a.base, "/api/v0/web/peers");
         (peers.as_array()?.len() == 2).then_some(())
     });
-    // Wait for rates, so edge labels have numbers in them.
+    // Wait for rates, so edge labels have numbers in them (r2's scrape is not
+    // clustered, so node-a scrapes it whatever the ring says).
     eventually("forwarded samples", || {
-        let c = get_json(&a.base, "/api/v0/web/components/prometheus.relabel.r1");
+        let c = get_json(&a.base, "/api/v0/web/components/prometheus.relabel.r2");
         (c["samplesTotal"].as_u64()? > 0).then_some(())
     });
 
@@ -618,8 +640,21 @@ fn pages_render_in_headless_chromium() {
     let dom = page("/graph/wrap.mod", "graph-module.png");
     assert_eq!(dom.matches("<g class=\"node ").count(), 1, "{dom}");
 
-    // Clustering: both peers, the local one marked.
+    // Clustering: both peers, the local one marked, targets counted per owner (the
+    // clustered half of the scrapes is shared, the rest stays on node-a).
+    let owned = eventually("the ring to give node-b targets", || {
+        let owned = get_json(&a.base, "/api/v0/web/cluster/targets");
+        let total: u64 = owned.as_object()?.values().filter_map(|v| v.as_u64()).sum();
+        (total == TARGETS as u64 && owned["node-b"].as_u64().unwrap_or(0) > 0).then_some(owned)
+    });
     let dom = page("/clustering", "clustering.png");
+    for (peer, count) in owned.as_object().unwrap() {
+        let row = &dom[dom
+            .find(&format!("data-peer=\"{peer}\""))
+            .expect("peer row")..];
+        let cell = format!("<td class=\"owned\">{count}</td>");
+        assert!(row.contains(&cell), "{peer} should own {count}: {dom}");
+    }
     assert!(dom.contains("data-peer=\"node-a\""), "{dom}");
     assert!(dom.contains("data-peer=\"node-b\""), "{dom}");
     assert!(dom.contains("(this node)"), "{dom}");

@@ -15,6 +15,7 @@ use alloy_runtime::schema::{
     attr, concat, Attr, BlockSpec, LabelRule, Repeat, Schema, Ty, HTTP_CLIENT_ATTRS,
     HTTP_CLIENT_BLOCK_SPECS,
 };
+use alloy_syntax::value::Value;
 use alloy_syntax::Diagnostic;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -482,6 +483,31 @@ impl Component for PrometheusScrape {
                 parent: None,
             }),
         })
+    }
+
+    /// Every discovered target with the peer that scrapes it, which the clustering
+    /// page counts per peer.
+    fn debug_info(&self) -> Option<Value> {
+        let shared = self.shared();
+        let local = self.cluster.node_name().to_string();
+        let targets: Vec<Value> = build_targets(&shared.args, &self.job)
+            .into_iter()
+            .map(|t| {
+                let owner = if shared.args.clustering {
+                    self.cluster.lookup(t.ring_key).unwrap_or_default()
+                } else {
+                    local.clone()
+                };
+                Value::object(BTreeMap::from([
+                    ("url".to_string(), Value::string(t.url.as_str())),
+                    ("owner".to_string(), Value::string(owner)),
+                ]))
+            })
+            .collect();
+        Some(Value::object(BTreeMap::from([(
+            "targets".to_string(),
+            Value::array(targets),
+        )])))
     }
 
     fn update(&self, args: ScrapeArgs) -> Result<(), String> {

@@ -154,6 +154,12 @@ pub trait Component: Send + Sync + Sized + 'static {
     fn health(&self) -> Option<Health> {
         None
     }
+
+    /// What the UI shows as debug info (an object, say a scrape's targets and
+    /// their owners); `None` when the component has nothing to add.
+    fn debug_info(&self) -> Option<Value> {
+        None
+    }
 }
 
 /// A built component, type-erased.
@@ -163,6 +169,7 @@ pub trait DynComponent: Send + Sync {
     fn update(&self, d: &Decoder) -> Result<bool, Diagnostic>;
     fn run(self: Arc<Self>, cancel: CancellationToken) -> BoxFuture<Result<(), String>>;
     fn health(&self) -> Option<Health>;
+    fn debug_info(&self) -> Option<Value>;
 }
 
 struct Erased<C: Component> {
@@ -190,6 +197,10 @@ impl<C: Component> DynComponent for Erased<C> {
 
     fn health(&self) -> Option<Health> {
         self.inner.health()
+    }
+
+    fn debug_info(&self) -> Option<Value> {
+        self.inner.debug_info()
     }
 }
 

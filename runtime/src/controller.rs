@@ -196,6 +196,12 @@ impl Node {
         nested.map_or_else(Vec::new, |m| m.nodes())
     }
 
+    /// The component's debug info (see [`crate::component::Component::debug_info`]).
+    pub fn debug_info(&self) -> Option<Value> {
+        let component = self.lock_state().component.clone();
+        component.and_then(|c| c.debug_info())
+    }
+
     /// The block label (`default` in `prometheus.scrape "default"`).
     pub fn label(&self) -> Option<&str> {
         self.label.as_deref()

@@ -36,6 +36,7 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
         .route("/api/v0/web/components", get(list_root))
         .route("/api/v0/web/components/{*id}", get(detail))
         .route("/api/v0/web/modules/{*rest}", get(list_module))
+        .route("/api/v0/web/cluster/targets", get(owned_targets))
         .route("/api/v0/web/graph", get(graph_root))
         .route("/api/v0/web/graph/{*module}", get(graph_module))
 }
@@ -94,13 +95,42 @@ async fn detail(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Re
     let fields = body.as_object_mut().expect("summary is an object");
     fields.insert("arguments".into(), Json::Array(arguments));
     fields.insert("exports".into(), Json::Array(exports));
-    fields.insert("debugInfo".into(), Json::Array(Vec::new()));
+    let debug = node
+        .debug_info()
+        .map_or_else(Vec::new, |v| exports_json(&v));
+    fields.insert("debugInfo".into(), Json::Array(debug));
     fields.insert(
         "source".into(),
         json!(redacted_source(&file.text, &block, schema)),
     );
     fields.insert("file".into(), json!(file.name.to_string()));
     json_response(StatusCode::OK, &body)
+}
+
+/// `{peer name: targets it owns}` over every component that lists targets with
+/// owners in its debug info (scrapes), modules included. Not an upstream route: the
+/// clustering page reads it for its owned-targets column.
+async fn owned_targets(State(shared): State<Arc<Shared>>) -> Response {
+    let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut pending = shared.controller.nodes();
+    while let Some(node) = pending.pop() {
+        pending.extend(node.module_nodes());
+        let Some(info) = node.debug_info() else {
+            continue;
+        };
+        let targets = info.as_object().and_then(|o| o.get("targets").cloned());
+        for target in targets
+            .as_ref()
+            .and_then(Value::as_array)
+            .unwrap_or_default()
+        {
+            let owner = target.as_object().and_then(|o| o.get("owner"));
+            if let Some(owner) = owner.and_then(Value::as_str) {
+                *counts.entry(owner.to_string()).or_default() += 1;
+            }
+        }
+    }
+    json_response(StatusCode::OK, &json!(counts))
 }
 
 /// One component as upstream's list shows it.

@@ -335,17 +335,18 @@ function pageClustering() {
   app.replaceChildren(el("h1", {}, "Clustering"), el("div", { id: "peers" }, "Loading…"));
   refresh(async () => {
     const peers = await getJSON("api/v0/web/peers");
+    const owned = await getJSON("api/v0/web/cluster/targets");
     clearError();
     const self = peers.find((p) => p.isSelf);
     const localHash = self && self.configHash;
     const rows = peers.map((p) => {
       const divergent = localHash !== undefined && p.configHash !== undefined && p.configHash !== localHash;
-      const owned = p.ownedTargets !== undefined ? String(p.ownedTargets) : "—";
+
       return el("tr", { class: divergent ? "divergent" : null, "data-peer": p.name },
         el("td", {}, p.name, p.isSelf ? el("strong", { class: "local" }, " (this node)") : null),
         el("td", {}, p.addr),
         el("td", {}, p.state),
-        el("td", {}, owned),
+        el("td", { class: "owned" }, String(owned[p.name] || 0)),
         el("td", {}, p.configHash === undefined ? "—" : String(p.configHash),
           divergent ? el("strong", {}, " differs from this node") : null));
     });
