@@ -13,7 +13,7 @@ use alloy_runtime::schema::{attr, LabelRule, Schema, Ty};
 use alloy_syntax::value::Value;
 use alloy_syntax::Diagnostic;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -189,6 +189,8 @@ struct Inner {
     exited: AtomicBool,
     /// Live debugging: the samples this component emits, while someone watches.
     live: alloy_runtime::livedebug::Tap,
+    /// Samples forwarded, for the UI's edge throughput: one add per batch.
+    samples_out: Arc<AtomicU64>,
 }
 
 /// What one batch is processed with: the cache and a reusable label builder.
@@ -270,6 +272,8 @@ impl MetricsReceiver for Inner {
                 }
             }
             fan_out(&receivers, &batch);
+            self.samples_out
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
         }
     }
 }
@@ -321,6 +325,7 @@ impl Component for PrometheusRelabel {
             }),
             exited: AtomicBool::new(false),
             live: opts.services.live_debugging.tap(&opts.id),
+            samples_out: opts.samples_out(),
         });
         let component = PrometheusRelabel {
             receiver: Receiver(inner.clone()),

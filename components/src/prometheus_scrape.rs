@@ -15,9 +15,10 @@ use alloy_runtime::schema::{
     attr, concat, Attr, BlockSpec, LabelRule, Repeat, Schema, Ty, HTTP_CLIENT_ATTRS,
     HTTP_CLIENT_BLOCK_SPECS,
 };
+use alloy_syntax::value::Value;
 use alloy_syntax::Diagnostic;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
@@ -372,6 +373,8 @@ fn target_of(
 struct Shared {
     args: ScrapeArgs,
     client: reqwest::Client,
+    /// Samples forwarded, for the UI's edge throughput: one add per scrape.
+    samples_out: Arc<AtomicU64>,
 }
 
 /// The newest [`Shared`], replaced on every update; loops pick it up at their next
@@ -470,7 +473,11 @@ impl Component for PrometheusScrape {
         Ok(PrometheusScrape {
             job,
             cluster: opts.cluster.clone(),
-            current: Arc::new(Mutex::new(Arc::new(Shared { args, client }))),
+            current: Arc::new(Mutex::new(Arc::new(Shared {
+                args,
+                client,
+                samples_out: opts.samples_out(),
+            }))),
             state: Mutex::new(State {
                 loops: HashMap::new(),
                 parent: None,
@@ -478,9 +485,41 @@ impl Component for PrometheusScrape {
         })
     }
 
+    /// Every discovered target with the peer that scrapes it, which the clustering
+    /// page counts per peer.
+    fn debug_info(&self) -> Option<Value> {
+        let shared = self.shared();
+        let local = self.cluster.node_name().to_string();
+        let targets: Vec<Value> = build_targets(&shared.args, &self.job)
+            .into_iter()
+            .map(|t| {
+                let owner = if shared.args.clustering {
+                    self.cluster.lookup(t.ring_key).unwrap_or_default()
+                } else {
+                    local.clone()
+                };
+                Value::object(BTreeMap::from([
+                    ("url".to_string(), Value::string(t.url.as_str())),
+                    ("owner".to_string(), Value::string(owner)),
+                ]))
+            })
+            .collect();
+        Some(Value::object(BTreeMap::from([(
+            "targets".to_string(),
+            Value::array(targets),
+        )])))
+    }
+
     fn update(&self, args: ScrapeArgs) -> Result<(), String> {
         let client = client_for(&args)?;
-        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(Shared { args, client });
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        let samples_out = current.samples_out.clone();
+        *current = Arc::new(Shared {
+            args,
+            client,
+            samples_out,
+        });
+        drop(current);
         self.sync();
         Ok(())
     }
@@ -629,6 +668,9 @@ async fn scrape_loop(
             }
         };
         fan_out(&shared.args.forward_to, &batch);
+        shared
+            .samples_out
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
     }
     // The target went away: its series end now — unless another node took it over.
     if moved.load(Ordering::Relaxed) {

@@ -129,6 +129,14 @@ pub struct Services {
     pub live_debugging: crate::livedebug::LiveDebugging,
 }
 
+impl Options {
+    /// The counter a forwarding component adds each batch's sample count to (once
+    /// per batch), read by the UI for edge throughput (see [`crate::throughput`]).
+    pub fn samples_out(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        crate::throughput::counter(&self.id)
+    }
+}
+
 /// A component's decoded arguments.
 pub trait Arguments: Sized + Clone + PartialEq + Send + Sync + 'static {
     /// What the block body may contain; checked before [`Arguments::decode`].
@@ -158,6 +166,12 @@ pub trait Component: Send + Sync + Sized + 'static {
     fn health(&self) -> Option<Health> {
         None
     }
+
+    /// What the UI shows as debug info (an object, say a scrape's targets and
+    /// their owners); `None` when the component has nothing to add.
+    fn debug_info(&self) -> Option<Value> {
+        None
+    }
 }
 
 /// A built component, type-erased.
@@ -167,6 +181,7 @@ pub trait DynComponent: Send + Sync {
     fn update(&self, d: &Decoder) -> Result<bool, Diagnostic>;
     fn run(self: Arc<Self>, cancel: CancellationToken) -> BoxFuture<Result<(), String>>;
     fn health(&self) -> Option<Health>;
+    fn debug_info(&self) -> Option<Value>;
 }
 
 struct Erased<C: Component> {
@@ -194,6 +209,10 @@ impl<C: Component> DynComponent for Erased<C> {
 
     fn health(&self) -> Option<Health> {
         self.inner.health()
+    }
+
+    fn debug_info(&self) -> Option<Value> {
+        self.inner.debug_info()
     }
 }
 

@@ -143,6 +143,8 @@ struct NodeState {
     content: Option<Content>,
     /// The content and arguments the module currently runs with.
     applied: Option<(Content, Value)>,
+    /// The body as last evaluated successfully, for the UI's arguments view.
+    evaluated: Option<BodyValue>,
 }
 
 /// Coalescing state: at most one evaluation running and one waiting.
@@ -198,6 +200,46 @@ impl Node {
         nested.map_or_else(Vec::new, |m| m.nodes())
     }
 
+    /// The component's debug info (see [`crate::component::Component::debug_info`]).
+    pub fn debug_info(&self) -> Option<Value> {
+        let component = self.lock_state().component.clone();
+        component.and_then(|c| c.debug_info())
+    }
+
+    /// The block label (`default` in `prometheus.scrape "default"`).
+    pub fn label(&self) -> Option<&str> {
+        self.label.as_deref()
+    }
+
+    /// Whether the node runs a module (a custom component or a classic module) whose
+    /// nodes [`Node::module_nodes`] lists.
+    pub fn has_module(&self) -> bool {
+        self.lock_state().nested.is_some()
+    }
+
+    /// The block body as last evaluated successfully (`None` before that). Secret
+    /// arguments written as plain strings are still plain here: whoever shows them
+    /// must mask them by [`Node::schema`].
+    pub fn arguments(&self) -> Option<BodyValue> {
+        self.lock_state().evaluated.clone()
+    }
+
+    /// The schema of the block body, for built-in components and module loaders;
+    /// `None` for custom components and config blocks, whose bodies are free-form.
+    pub fn schema(&self) -> Option<&'static crate::schema::Schema> {
+        match &self.kind {
+            Kind::Builtin(reg)
+            | Kind::Import { source: reg, .. }
+            | Kind::Classic { source: reg } => Some(reg.schema),
+            _ => None,
+        }
+    }
+
+    /// The file the block is in and the block itself.
+    pub fn block(&self) -> (Arc<SourceFile>, Block) {
+        self.source()
+    }
+
     fn lock_state(&self) -> std::sync::MutexGuard<'_, NodeState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -238,6 +280,14 @@ pub struct LoadReport {
     /// The root's config and service blocks (`logging`, `http`, ...), decoded; the
     /// defaults for absent ones, and always the defaults in a module.
     pub config: ConfigBlocks,
+}
+
+/// A node's neighbours in its module's graph.
+pub struct Links {
+    /// What the node's expressions reference (its dependencies).
+    pub references: Vec<Arc<Node>>,
+    /// The nodes whose expressions reference it (its dependants).
+    pub referenced_by: Vec<Arc<Node>>,
 }
 
 /// The component controller. Cheap to clone.
@@ -358,6 +408,23 @@ impl Controller {
     /// The root configuration's nodes, in dependency order.
     pub fn nodes(&self) -> Vec<Arc<Node>> {
         self.inner.nodes()
+    }
+
+    /// The nodes of a module: the root's for `""`, else those of the module the node
+    /// with global ID `module_id` runs; `None` when there is no such module.
+    pub fn module(&self, module_id: &str) -> Option<Vec<Arc<Node>>> {
+        if module_id.is_empty() {
+            return Some(self.nodes());
+        }
+        let node = self.node(module_id)?;
+        let nested = node.lock_state().nested.clone()?;
+        Some(nested.nodes())
+    }
+
+    /// The nodes the node with this global ID references and the nodes that
+    /// reference it, both within its own module.
+    pub fn links(&self, id: &str) -> Option<Links> {
+        self.inner.links(id)
     }
 
     /// How many evaluations have run, modules included (for tests and metrics).
@@ -482,6 +549,27 @@ impl Inner {
         }
     }
 
+    fn links(&self, id: &str) -> Option<Links> {
+        let current = self.current()?;
+        if let Some((first, rest)) = id.split_once('/') {
+            let node = current.graph.node(current.graph.get(first)?).clone();
+            let nested = node.lock_state().nested.clone()?;
+            return nested.links(rest);
+        }
+        let index = current.graph.get(id)?;
+        let graph = &current.graph;
+        Some(Links {
+            references: graph
+                .dependencies(index)
+                .map(|i| graph.node(i).clone())
+                .collect(),
+            referenced_by: graph
+                .dependants(index)
+                .map(|i| graph.node(i).clone())
+                .collect(),
+        })
+    }
+
     fn global_id(&self, local: &str) -> String {
         if self.module.prefix.is_empty() {
             local.to_string()
@@ -543,6 +631,7 @@ impl Inner {
                         nested: None,
                         content: None,
                         applied: None,
+                        evaluated: None,
                     }),
                     sched: Mutex::new(Sched::default()),
                 }),
@@ -1027,6 +1116,7 @@ impl Inner {
                 body.span = block.span();
                 body
             });
+        let evaluated = body.as_ref().ok().cloned();
         let result = body.and_then(|body| {
             let at = |message: String| {
                 vec![Diagnostic::error(
@@ -1082,6 +1172,9 @@ impl Inner {
         });
         let mut state = node.lock_state();
         state.seen = seen;
+        if evaluated.is_some() {
+            state.evaluated = evaluated;
+        }
         state.eval_health = match &result {
             Ok(()) => Health::new(HealthState::Healthy, "component evaluated"),
             Err(d) => Health::new(

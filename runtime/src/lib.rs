@@ -22,6 +22,7 @@ pub mod module;
 pub mod refs;
 pub mod schema;
 pub mod source;
+pub mod throughput;
 pub mod tls;
 pub mod validate;
 pub mod watch;

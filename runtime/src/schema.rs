@@ -55,11 +55,13 @@ impl Schema {
         free_form: false,
     };
 
-    fn attr(&self, name: &str) -> Option<&Attr> {
+    /// The attribute called `name`, if the schema has one.
+    pub fn attr(&self, name: &str) -> Option<&Attr> {
         self.attrs.iter().find(|a| a.name == name)
     }
 
-    fn block(&self, name: &str) -> Option<&BlockSpec> {
+    /// The nested block called `name`, if the schema has one.
+    pub fn block(&self, name: &str) -> Option<&BlockSpec> {
         self.blocks.iter().find(|b| b.name == name)
     }
 }

@@ -8,6 +8,11 @@
 //!
 //! Cluster gossip shares this server and its port (CLUSTERING.md §4): peers POST
 //! packets to the transport route, and `/api/v0/web/peers` lists the cluster.
+//!
+//! The UI's data API lives in [`api`], the pages in [`ui`] (CLI-AND-HTTP.md §5, §6).
+
+mod api;
+mod ui;
 
 use crate::cluster::gossip::{
     CLUSTER_NAME_HEADER, CONTENT_TYPE as GOSSIP_CONTENT_TYPE, MESSAGE_PATH,
@@ -128,6 +133,8 @@ fn router(shared: Arc<Shared>) -> Router {
             "/api/v0/web/debug/{*id}",
             get(crate::livedebug::handler).with_state(shared.live.clone()),
         )
+        .merge(api::routes())
+        .merge(ui::routes())
         .route(MESSAGE_PATH, post(gossip_message))
         .route("/api/v1/ckit/transport/stream", any(gossip_stream))
         .fallback(not_found)
