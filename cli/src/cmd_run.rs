@@ -113,6 +113,7 @@ async fn serve(args: &RunArgs, printer: Printer) -> Result<()> {
         path: args.path.clone(),
         printer,
         metrics: ConfigMetrics::register(&metrics),
+        cluster: cluster.clone(),
         one_at_a_time: tokio::sync::Mutex::new(()),
     });
 
@@ -189,6 +190,7 @@ struct Reloader {
     path: PathBuf,
     printer: Printer,
     metrics: ConfigMetrics,
+    cluster: Cluster,
     /// Held for a whole read-parse-load-record sequence: two triggers at once would
     /// otherwise interleave their metrics, and an older file could be loaded last.
     one_at_a_time: tokio::sync::Mutex<()>,
@@ -199,7 +201,7 @@ impl Reloader {
     /// `Err` is the diagnostics as one `FILE:LINE:COL: message` line each.
     async fn load(&self) -> Result<(), String> {
         let _serialised = self.one_at_a_time.lock().await;
-        let result = reload(&self.controller, &self.path, &self.metrics).await;
+        let result = reload(&self.controller, &self.path, &self.metrics, &self.cluster).await;
         self.metrics.record_load(result.is_ok());
         result.map_err(|(diags, sources)| {
             self.printer.eprint(&diags, &sources);
@@ -269,6 +271,7 @@ async fn reload(
     controller: &Controller,
     path: &Path,
     metrics: &ConfigMetrics,
+    cluster: &Cluster,
 ) -> Result<(), Failure> {
     let (files, parse_diags) = match load(path) {
         Ok(loaded) => loaded,
@@ -286,9 +289,12 @@ async fn reload(
     if !parse_diags.is_empty() {
         return Err((parse_diags, sources));
     }
-    metrics.set_hash(&config_hash(&files));
+    let hash = config_hash(&files);
+    metrics.set_hash(&hash);
     match controller.load(files).await {
         Ok(report) if report.errors.is_empty() => {
+            // Peers compare what each node runs: only a loaded configuration counts.
+            cluster.set_config_hash(&hash);
             for id in &report.started {
                 tracing::info!(node = %id, "started component");
             }

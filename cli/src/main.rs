@@ -5,6 +5,7 @@
 //! cobra does (`Error: <message>` on stderr, exit status 1).
 
 mod cluster_flags;
+mod cmd_cluster;
 mod cmd_eval;
 mod cmd_fmt;
 mod cmd_run;
@@ -56,6 +57,9 @@ enum Command {
     Validate(cmd_validate::ValidateArgs),
     /// Evaluate one expression with the standard library and print its value.
     Eval(cmd_eval::EvalArgs),
+    /// Ask a running clustered node about the cluster.
+    #[command(subcommand)]
+    Cluster(cmd_cluster::ClusterCommand),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => cmd_run::run(&args, cli.diagnostics_format),
         Some(Command::Validate(args)) => cmd_validate::run(&args, cli.diagnostics_format),
         Some(Command::Eval(args)) => cmd_eval::run(&args, cli.diagnostics_format),
+        Some(Command::Cluster(command)) => cmd_cluster::run(&command),
         None => {
             // Upstream prints the usage and succeeds when no subcommand is given.
             let _ = Cli::command().write_help(&mut std::io::stderr());

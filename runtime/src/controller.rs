@@ -139,6 +139,8 @@ struct NodeState {
     content: Option<Content>,
     /// The content and arguments the module currently runs with.
     applied: Option<(Content, Value)>,
+    /// Keeps the applied content in the config hash the cluster gossips.
+    module_hash: Option<crate::cluster::ModuleHashGuard>,
 }
 
 /// Coalescing state: at most one evaluation running and one waiting.
@@ -534,6 +536,7 @@ impl Inner {
                         nested: None,
                         content: None,
                         applied: None,
+                        module_hash: None,
                     }),
                     sched: Mutex::new(Sched::default()),
                 }),
@@ -1207,7 +1210,11 @@ impl Inner {
             slot.set(loaded.defs.clone());
         }
         self.keep_last_good(node, source, &content);
-        node.lock_state().applied = Some((content, Value::Null));
+        let hash = self.opts.cluster.module_content(&node.global_id, &content);
+        let mut state = node.lock_state();
+        state.applied = Some((content, Value::Null));
+        state.module_hash = Some(hash);
+        drop(state);
         node.touch(&self.updates);
         if let Some(changed) = &self.module.on_defs_change {
             changed();
@@ -1263,7 +1270,10 @@ impl Inner {
         );
         self.run_files(&nested, module_path, files, &args)?;
         self.keep_last_good(node, source, &content);
-        node.lock_state().applied = Some((content, args_value));
+        let hash = self.opts.cluster.module_content(&node.global_id, &content);
+        let mut state = node.lock_state();
+        state.applied = Some((content, args_value));
+        state.module_hash = Some(hash);
         Ok(())
     }
 
