@@ -811,3 +811,157 @@ fn three_hundred_targets_hand_over_without_gaps_or_duplicates() {
     drop(d);
     drop(a);
 }
+
+/// `/api/v0/web/peers` as JSON (`Null` if the node cannot answer).
+fn peers_json(node: &Node) -> serde_json::Value {
+    node.client
+        .get(format!("{}/api/v0/web/peers", node.base))
+        .send()
+        .ok()
+        .and_then(|r| r.text().ok())
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// `(name, configHash, configDiffers)` of every listed peer.
+fn config_view(node: &Node) -> Vec<(String, String, bool)> {
+    peers_json(node)
+        .as_array()
+        .map(|peers| {
+            peers
+                .iter()
+                .map(|p| {
+                    (
+                        p["name"].as_str().unwrap_or_default().to_string(),
+                        p["configHash"].as_str().unwrap_or_default().to_string(),
+                        p["configDiffers"].as_bool().unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Each node gossips the hash of its loaded configuration with its modules' content:
+/// peers agree while both are the same, flag the node whose module changed, and agree
+/// again once it is changed back.
+#[test]
+fn config_hashes_with_modules_are_compared_across_the_cluster() {
+    let dir = work_dir("config-hash");
+    std::fs::write(
+        dir.join("config.alloy"),
+        "import.file \"m\" {\n  filename       = \"mod.alloy\"\n  detector       = \"poll\"\n  poll_frequency = \"200ms\"\n}\n",
+    )
+    .unwrap();
+    for name in ["node-a", "node-b"] {
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+        std::fs::write(dir.join(name).join("mod.alloy"), "declare \"x\" { }\n").unwrap();
+    }
+    let a = Node::start(&dir, "node-a", &[]);
+    let join = format!("--cluster.join-addresses={}", a.addr());
+    let b = Node::start(&dir, "node-b", &[&join]);
+    let mismatch = "cluster_node_config_hash_mismatch_peers{cluster_name=\"\"}";
+    let agreed = |n: &Node| {
+        let view = config_view(n);
+        view.len() == 2
+            && view.iter().all(|(_, h, differs)| !h.is_empty() && !differs)
+            && view[0].1 == view[1].1
+    };
+    wait_until(JOIN_BOUND, || agreed(&a) && agreed(&b))
+        .unwrap_or_else(|| panic!("no agreement: {:?} {:?}", config_view(&a), config_view(&b)));
+    assert_eq!(a.metric(mismatch), Some(0.0));
+    let same = config_view(&a)[0].1.clone();
+
+    // node-b's module changes: both sides flag the other.
+    std::fs::write(dir.join("node-b").join("mod.alloy"), "declare \"y\" { }\n").unwrap();
+    let took = wait_until(JOIN_BOUND, || {
+        a.metric(mismatch) == Some(1.0) && b.metric(mismatch) == Some(1.0)
+    })
+    .unwrap_or_else(|| panic!("no mismatch seen: {:?}", config_view(&a)));
+    println!("a changed module was flagged by both nodes after {took:?}");
+    let view = config_view(&a);
+    assert!(
+        view.iter()
+            .any(|(n, h, differs)| n == "node-b" && *differs && *h != same),
+        "{view:?}"
+    );
+    assert!(
+        view.iter().any(|(n, _, differs)| n == "node-a" && !differs),
+        "{view:?}"
+    );
+
+    // And back: the hashes agree again.
+    std::fs::write(dir.join("node-b").join("mod.alloy"), "declare \"x\" { }\n").unwrap();
+    wait_until(JOIN_BOUND, || {
+        a.metric(mismatch) == Some(0.0) && agreed(&a) && config_view(&a)[0].1 == same
+    })
+    .unwrap_or_else(|| panic!("no agreement again: {:?}", config_view(&a)));
+}
+
+/// `ferroalloy cluster explain` asks a running node: the key is the ring key of the
+/// non-`__meta_` labels, the owner and the token are the ring's, and both label
+/// notations mean the same target.
+#[test]
+fn cluster_explain_names_the_owner_the_ring_predicts() {
+    let dir = work_dir("explain");
+    let a = Node::start(&dir, "node-a", &[]);
+    let join = format!("--cluster.join-addresses={}", a.addr());
+    let b = Node::start(&dir, "node-b", &[&join]);
+    let both = names(&["node-a", "node-b"]);
+    wait_until(JOIN_BOUND, || {
+        a.participants() == both && b.participants() == both
+    })
+    .expect("both participate");
+    // Past the join's handoff instant.
+    std::thread::sleep(Duration::from_secs(3));
+    let ring = alloy_runtime::cluster::Ring::new(["node-a", "node-b"]);
+    let explain = |labels: &str, extra: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["cluster", "explain", labels, "--server.http.addr", a.addr()])
+            .args(extra)
+            .output()
+            .expect("binary runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for i in 0..6 {
+        let address = format!("10.0.0.{i}:9100");
+        let key = alloy_runtime::cluster::target_key([
+            ("__address__", address.as_str()),
+            ("job", "node"),
+        ]);
+        let owner = ring.lookup(key, 1).unwrap()[0].to_string();
+        let (ok, text, err) = explain(
+            &format!("{{__address__=\"{address}\", job=\"node\", __meta_x=\"ignored\"}}"),
+            &[],
+        );
+        assert!(ok, "{err}");
+        assert!(
+            text.contains(&format!("target key:   {key:016x}")),
+            "{text}"
+        );
+        assert!(text.contains(&format!("owner:        {owner}\n")), "{text}");
+        assert!(text.contains("considered:   node-a, node-b"), "{text}");
+        let local = if owner == "node-a" {
+            "asked node:   node-a (scrapes this target)"
+        } else {
+            "asked node:   node-a (does not scrape this target)"
+        };
+        assert!(text.contains(local), "{text}");
+        if i == 0 {
+            print!("{text}");
+        }
+        let (ok, json, err) = explain(&format!("job=node,__address__={address}"), &["--json"]);
+        assert!(ok, "{err}");
+        let answer: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        assert_eq!(answer["key"], format!("{key:016x}"));
+        assert_eq!(answer["owner"], owner.as_str());
+        assert_eq!(answer["local"], owner == "node-a");
+    }
+    let (ok, _, err) = explain("{job=node}", &[]);
+    assert!(!ok);
+    assert!(err.contains("must be quoted"), "{err}");
+}

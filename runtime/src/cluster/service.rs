@@ -106,7 +106,10 @@ struct Inner {
 #[derive(Default)]
 struct ConfigHashes {
     root: String,
-    modules: std::collections::BTreeMap<String, String>,
+    /// Content hash by module node, with the serial of the guard that put it there.
+    modules: std::collections::BTreeMap<String, (u64, String)>,
+    /// Numbers guards, so a replaced module's old guard cannot remove its successor.
+    serial: u64,
 }
 
 impl ConfigHashes {
@@ -122,7 +125,7 @@ impl ConfigHashes {
         }
         let mut hasher = Sha256::new();
         hasher.update(self.root.as_bytes());
-        for (id, hash) in &self.modules {
+        for (id, (_, hash)) in &self.modules {
             hasher.update([0]);
             hasher.update(id.as_bytes());
             hasher.update([0]);
@@ -141,11 +144,16 @@ impl ConfigHashes {
 pub struct ModuleHashGuard {
     cluster: Cluster,
     id: String,
+    serial: u64,
 }
 
 impl Drop for ModuleHashGuard {
     fn drop(&mut self) {
         let mut hashes = self.cluster.lock_hashes();
+        if hashes.modules.get(&self.id).map(|(s, _)| *s) != Some(self.serial) {
+            // A newer content of the same module replaced this one.
+            return;
+        }
         hashes.modules.remove(&self.id);
         let combined = hashes.combined();
         drop(hashes);
@@ -368,15 +376,18 @@ impl Cluster {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let combined = {
+        let (combined, serial) = {
             let mut hashes = self.lock_hashes();
-            hashes.modules.insert(id.to_string(), hash);
-            hashes.combined()
+            hashes.serial += 1;
+            let serial = hashes.serial;
+            hashes.modules.insert(id.to_string(), (serial, hash));
+            (hashes.combined(), serial)
         };
         self.publish_hash(combined);
         ModuleHashGuard {
             cluster: self.clone(),
             id: id.to_string(),
+            serial,
         }
     }
 
@@ -964,6 +975,30 @@ mod tests {
         assert!(cluster.ready());
         assert!(cluster.is_local([("__address__", "x:1")]));
         cluster.shutdown().await;
+    }
+
+    #[test]
+    fn module_content_counts_in_the_config_hash_while_it_is_in_use() {
+        let cluster = Cluster::standalone("solo");
+        assert_eq!(cluster.config_hash(), "");
+        cluster.set_config_hash("root");
+        assert_eq!(cluster.config_hash(), "root");
+        let x = vec![(None, "declare \"x\" { }".to_string())];
+        let y = vec![(None, "declare \"y\" { }".to_string())];
+        let first = cluster.module_content("import.file.m", &x);
+        let with_x = cluster.config_hash();
+        assert_ne!(with_x, "root");
+        // New content replaces the old; dropping the old guard keeps the new.
+        let second = cluster.module_content("import.file.m", &y);
+        drop(first);
+        let with_y = cluster.config_hash();
+        assert_ne!(with_y, with_x);
+        let third = cluster.module_content("import.file.m", &x);
+        drop(second);
+        assert_eq!(cluster.config_hash(), with_x);
+        assert_eq!(cluster.peers()[0].config_hash, with_x, "published");
+        drop(third);
+        assert_eq!(cluster.config_hash(), "root");
     }
 
     #[tokio::test]
