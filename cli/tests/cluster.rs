@@ -965,3 +965,134 @@ fn cluster_explain_names_the_owner_the_ring_predicts() {
     assert!(!ok);
     assert!(err.contains("must be quoted"), "{err}");
 }
+
+/// node_exporter's count of the scrapes it answered (its own
+/// `promhttp_metric_handler_requests_total{code="200"}`); reading it is one more.
+fn exporter_scrapes(client: &reqwest::blocking::Client, port: u16) -> Option<f64> {
+    let text = client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .ok()?
+        .text()
+        .ok()?;
+    text.lines()
+        .find(|l| l.starts_with("promhttp_metric_handler_requests_total{code=\"200\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The seed-004 scenario with real node_exporters: two nodes share 8 exporters as the
+/// ring says; when one stops, the other scrapes all 8; when it is back, they split
+/// again. Exporters count the scrapes they answer, so "scraped once per interval in
+/// all" is checked at the targets.
+#[test]
+fn two_nodes_share_eight_node_exporters_and_take_over_from_each_other() {
+    let Some(exporter_bin) = support::peer_binary("prometheus-node-exporter") else {
+        return;
+    };
+    let dir = work_dir("seed-004");
+    let ports: Vec<u16> = (0..8).map(|_| support::free_port()).collect();
+    let _exporters: Vec<support::Peer> = ports
+        .iter()
+        .map(|port| {
+            support::Peer(
+                Command::new(&exporter_bin)
+                    .args([
+                        format!("--web.listen-address=127.0.0.1:{port}"),
+                        // Only what the scenario needs: fast scrapes on a busy machine.
+                        "--collector.disable-defaults".to_string(),
+                        "--collector.loadavg".to_string(),
+                    ])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .expect("node_exporter starts"),
+            )
+        })
+        .collect();
+    let client = support::http();
+    wait_until(JOIN_BOUND, || {
+        ports
+            .iter()
+            .all(|p| exporter_scrapes(&client, *p).is_some())
+    })
+    .expect("the exporters answer");
+    let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let targets: Vec<String> = addresses
+        .iter()
+        .map(|a| format!("{{\"__address__\" = \"{a}\", \"job\" = \"node\"}}"))
+        .collect();
+    std::fs::write(
+        dir.join("config.alloy"),
+        format!(
+            "prometheus.scrape \"nodes\" {{\n  targets         = [{}]\n  forward_to      = []\n  scrape_interval = \"1s\"\n  scrape_timeout  = \"900ms\"\n\n  clustering {{\n    enabled = true\n  }}\n}}\n",
+            targets.join(", ")
+        ),
+    )
+    .unwrap();
+    let ring = alloy_runtime::cluster::Ring::new(["node-a", "node-b"]);
+    let expected_a = addresses
+        .iter()
+        .filter(|a| {
+            let key =
+                alloy_runtime::cluster::target_key([("__address__", a.as_str()), ("job", "node")]);
+            ring.lookup(key, 1).unwrap()[0] == "node-a"
+        })
+        .count();
+    let gauge = "prometheus_scrape_targets_gauge{component_path=\"/\",component_id=\"prometheus.scrape.nodes\"}";
+    // Scrapes each exporter answered during 4 s, our own reads excluded.
+    let rate = || -> Vec<f64> {
+        let before: Vec<f64> = ports
+            .iter()
+            .map(|p| exporter_scrapes(&client, *p).unwrap_or(0.0))
+            .collect();
+        std::thread::sleep(Duration::from_secs(4));
+        ports
+            .iter()
+            .zip(before)
+            .map(|(p, b)| exporter_scrapes(&client, *p).unwrap_or(0.0) - b - 1.0)
+            .collect()
+    };
+    // Once a second in all: 4 in 4 s, give or take a slot at either edge.
+    let once_per_interval = |counts: &[f64]| counts.iter().all(|c| (3.0..=5.0).contains(c));
+
+    let a = Node::start(&dir, "node-a", &[]);
+    let join = format!("--cluster.join-addresses={}", a.addr());
+    let b = Node::start(&dir, "node-b", &[&join]);
+    let split = |a: &Node, b: &Node| {
+        a.metric(gauge) == Some(expected_a as f64)
+            && b.metric(gauge) == Some((8 - expected_a) as f64)
+    };
+    wait_until(JOIN_BOUND, || split(&a, &b)).unwrap_or_else(|| {
+        panic!(
+            "no split {expected_a}/{}: {:?} {:?}",
+            8 - expected_a,
+            a.metric(gauge),
+            b.metric(gauge)
+        )
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let counts = rate();
+    assert!(once_per_interval(&counts), "split: {counts:?}");
+    println!(
+        "2 nodes split 8 exporters {expected_a}/{}; scrapes per exporter in 4 s: {counts:?}",
+        8 - expected_a
+    );
+
+    // node-b stops: node-a scrapes all 8.
+    b.signal("TERM");
+    let mut b = b;
+    assert!(b.child.wait().expect("exits").success());
+    wait_until(JOIN_BOUND, || a.metric(gauge) == Some(8.0)).expect("node-a takes all 8");
+    let counts = rate();
+    assert!(once_per_interval(&counts), "node-a alone: {counts:?}");
+    println!("node-a alone: {counts:?}");
+
+    // node-b is back: they split again.
+    let b = Node::start(&dir, "node-b", &[&join]);
+    wait_until(JOIN_BOUND, || split(&a, &b)).expect("split again");
+    std::thread::sleep(Duration::from_secs(1));
+    let counts = rate();
+    assert!(once_per_interval(&counts), "split again: {counts:?}");
+    println!("node-b back: {counts:?}");
+}
