@@ -608,7 +608,7 @@ fn slots(log: &ScrapeLog, addr: &str, n: usize, from_ms: u64, to_ms: u64) -> Vec
     let log = log.lock().unwrap();
     (0..n)
         .map(|i| {
-            let offset = key_of(addr, i) % (INTERVAL_MS as u64 * 1_000_000) / 1_000_000;
+            let offset = key_of(addr, i) % (INTERVAL_MS * 1_000_000) / 1_000_000;
             let first = (from_ms.saturating_sub(offset)).div_ceil(INTERVAL_MS);
             let last = (to_ms.saturating_sub(offset)).div_ceil(INTERVAL_MS);
             let path = format!("/t/{i}");
