@@ -122,6 +122,7 @@ async fn serve(args: &RunArgs, printer: Printer, logs: LogControl) -> Result<()>
             live_debugging: live_debugging.clone(),
         },
         metrics: ConfigMetrics::register(&metrics),
+        cluster: cluster.clone(),
         one_at_a_time: tokio::sync::Mutex::new(()),
     });
 
@@ -202,6 +203,7 @@ struct Reloader {
     /// Where the config blocks of each successful load take effect.
     apply: Apply,
     metrics: ConfigMetrics,
+    cluster: Cluster,
     /// Held for a whole read-parse-load-record sequence: two triggers at once would
     /// otherwise interleave their metrics, and an older file could be loaded last.
     one_at_a_time: tokio::sync::Mutex<()>,
@@ -212,7 +214,7 @@ impl Reloader {
     /// `Err` is the diagnostics as one `FILE:LINE:COL: message` line each.
     async fn load(&self) -> Result<(), String> {
         let _serialised = self.one_at_a_time.lock().await;
-        let result = reload(&self.controller, &self.path, &self.metrics)
+        let result = reload(&self.controller, &self.path, &self.metrics, &self.cluster)
             .await
             .map(|config| self.apply.apply(&config));
         self.metrics.record_load(result.is_ok());
@@ -301,6 +303,7 @@ async fn reload(
     controller: &Controller,
     path: &Path,
     metrics: &ConfigMetrics,
+    cluster: &Cluster,
 ) -> Result<ConfigBlocks, Failure> {
     let (files, parse_diags) = match load(path) {
         Ok(loaded) => loaded,
@@ -318,9 +321,12 @@ async fn reload(
     if !parse_diags.is_empty() {
         return Err((parse_diags, sources));
     }
-    metrics.set_hash(&config_hash(&files));
+    let hash = config_hash(&files);
+    metrics.set_hash(&hash);
     match controller.load(files).await {
         Ok(report) if report.errors.is_empty() => {
+            // Peers compare what each node runs: only a loaded configuration counts.
+            cluster.set_config_hash(&hash);
             for id in &report.started {
                 tracing::info!(node = %id, "started component");
             }

@@ -5,6 +5,7 @@
 //! cobra does (`Error: <message>` on stderr, exit status 1).
 
 mod cluster_flags;
+mod cmd_cluster;
 mod cmd_completion;
 mod cmd_eval;
 mod cmd_fmt;
@@ -68,6 +69,9 @@ enum Command {
     /// Write man pages generated from the command-line definitions.
     #[command(hide = true)]
     Mangen(cmd_completion::MangenArgs),
+    /// Ask a running clustered node about the cluster.
+    #[command(subcommand)]
+    Cluster(cmd_cluster::ClusterCommand),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         Some(Command::Convert(args)) => convert::run(&args, cli.diagnostics_format),
         Some(Command::Completion(args)) => cmd_completion::completion(&args, Cli::command()),
         Some(Command::Mangen(args)) => cmd_completion::mangen(&args, Cli::command()),
+        Some(Command::Cluster(command)) => cmd_cluster::run(&command),
         None => {
             // Upstream prints the usage and succeeds when no subcommand is given.
             let _ = Cli::command().write_help(&mut std::io::stderr());

@@ -386,6 +386,8 @@ pub struct PrometheusScrape {
     job: String,
     current: Current,
     cluster: alloy_runtime::cluster::Cluster,
+    /// `prometheus_scrape_targets_gauge` and `_moved_total`.
+    metrics: alloy_runtime::cluster::ScrapeMetrics,
     state: Mutex<State>,
 }
 
@@ -426,11 +428,15 @@ impl PrometheusScrape {
 
     /// Starts loops for new targets and stops those that are gone (which write their
     /// staleness markers as they stop, unless the target only moved to another node).
-    /// With clustering, only the targets this node owns are wanted (CLUSTERING.md §6).
+    /// With clustering, only the targets this node owns are wanted (CLUSTERING.md §6)
+    /// — now, or after a handoff already announced: each loop then asks slot by slot
+    /// (see [`scrape_loop`]), so a losing node keeps its loop through the handoff
+    /// and a gaining one has its loop waiting for the first slot it owns.
     fn sync(&self) {
         let shared = self.shared();
         let all: HashSet<Target> = build_targets(&shared.args, &self.job).into_iter().collect();
-        let owned = |t: &Target| !shared.args.clustering || self.cluster.is_local_key(t.ring_key);
+        let owned =
+            |t: &Target| !shared.args.clustering || self.cluster.is_local_key_from_now(t.ring_key);
         let mut state = self.lock();
         let Some(parent) = state.parent.clone() else {
             return;
@@ -441,6 +447,7 @@ impl PrometheusScrape {
             }
             if all.contains(target) {
                 handle.moved.store(true, Ordering::Relaxed);
+                self.metrics.moved.inc();
             }
             handle.stop.cancel();
             false
@@ -456,11 +463,13 @@ impl PrometheusScrape {
             tokio::spawn(scrape_loop(
                 target.clone(),
                 self.current.clone(),
+                self.cluster.clone(),
                 handle.stop.clone(),
                 handle.moved.clone(),
             ));
             state.loops.insert(target, handle);
         }
+        self.metrics.targets.set(state.loops.len() as i64);
     }
 }
 
@@ -472,6 +481,7 @@ impl Component for PrometheusScrape {
         let job = args.job_name.clone().unwrap_or_else(|| opts.id.clone());
         Ok(PrometheusScrape {
             job,
+            metrics: opts.cluster.scrape_metrics(&opts.id),
             cluster: opts.cluster.clone(),
             current: Arc::new(Mutex::new(Arc::new(Shared {
                 args,
@@ -558,17 +568,25 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// How long until the target's next slot: targets scrape at a stable offset within
-/// their interval (from a hash of the target), so a fleet's scrapes spread out.
-fn until_next_slot(target: &Target) -> Duration {
+/// The first scrape slot of `target` after `after_ns` (Unix nanoseconds). Slots are
+/// `offset + k × interval` from the epoch, the offset taken from the target's ring
+/// key: every node computes the same slots for a target, and a fleet's scrapes
+/// spread over the interval.
+fn next_slot(target: &Target, after_ns: u128) -> u128 {
     let interval = target.interval.as_nanos().max(1);
     let offset = (target.ring_key as u128) % interval;
-    let now = SystemTime::now()
+    let k = if after_ns < offset {
+        0
+    } else {
+        (after_ns - offset) / interval + 1
+    };
+    offset + k * interval
+}
+
+fn now_ns() -> u128 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let into = now % interval;
-    let wait = (offset + interval - into) % interval;
-    Duration::from_nanos(wait as u64)
+        .map_or(0, |d| d.as_nanos())
 }
 
 /// What a scrape loop remembers between scrapes, for staleness.
@@ -616,26 +634,38 @@ impl SeriesCache {
     }
 }
 
+/// Scrapes `target` on its slots until cancelled. With clustering, a slot is scraped
+/// only if this node owns the target at the slot's instant. That is the handoff rule:
+/// a membership change takes effect at an instant announced with it (the changing
+/// node's clock plus a margin, gossiped), so for every slot the node losing the target
+/// and the node gaining it give the same answer: the loser scrapes each slot before
+/// the instant, the gainer each slot from it on — no slot twice, none missed.
 async fn scrape_loop(
     target: Target,
     current: Current,
+    cluster: alloy_runtime::cluster::Cluster,
     cancel: CancellationToken,
     moved: Arc<AtomicBool>,
 ) {
     let mut memory = LoopMemory::default();
-    let first = until_next_slot(&target);
-    tokio::select! {
-        _ = cancel.cancelled() => return,
-        _ = tokio::time::sleep(first) => {}
-    }
-    let mut ticker = tokio::time::interval(target.interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // The slot last waited for; a scrape that overruns skips the slots it covered.
+    let mut last: Option<u128> = None;
     loop {
+        let now = now_ns();
+        let after = last.map_or(now.saturating_sub(1), |l| l.max(now.saturating_sub(1)));
+        let slot = next_slot(&target, after);
+        last = Some(slot);
+        let wait = Duration::from_nanos((slot.saturating_sub(now)) as u64);
         tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = ticker.tick() => {}
+            _ = tokio::time::sleep(wait) => {}
         }
         let shared = current.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if shared.args.clustering
+            && !cluster.is_local_key_at(target.ring_key, (slot / 1_000_000) as u64)
+        {
+            continue;
+        }
         let start_ms = now_ms();
         let started = std::time::Instant::now();
         let result = tokio::select! {

@@ -145,6 +145,8 @@ struct NodeState {
     applied: Option<(Content, Value)>,
     /// The body as last evaluated successfully, for the UI's arguments view.
     evaluated: Option<BodyValue>,
+    /// Keeps the applied content in the config hash the cluster gossips.
+    module_hash: Option<crate::cluster::ModuleHashGuard>,
 }
 
 /// Coalescing state: at most one evaluation running and one waiting.
@@ -632,6 +634,7 @@ impl Inner {
                         content: None,
                         applied: None,
                         evaluated: None,
+                        module_hash: None,
                     }),
                     sched: Mutex::new(Sched::default()),
                 }),
@@ -1345,7 +1348,11 @@ impl Inner {
             slot.set(loaded.defs.clone());
         }
         self.keep_last_good(node, source, &content);
-        node.lock_state().applied = Some((content, Value::Null));
+        let hash = self.opts.cluster.module_content(&node.global_id, &content);
+        let mut state = node.lock_state();
+        state.applied = Some((content, Value::Null));
+        state.module_hash = Some(hash);
+        drop(state);
         node.touch(&self.updates);
         if let Some(changed) = &self.module.on_defs_change {
             changed();
@@ -1401,7 +1408,10 @@ impl Inner {
         );
         self.run_files(&nested, module_path, files, &args)?;
         self.keep_last_good(node, source, &content);
-        node.lock_state().applied = Some((content, args_value));
+        let hash = self.opts.cluster.module_content(&node.global_id, &content);
+        let mut state = node.lock_state();
+        state.applied = Some((content, args_value));
+        state.module_hash = Some(hash);
         Ok(())
     }
 

@@ -4,7 +4,9 @@
 
 use alloy_runtime::cluster::gossip::{GossipMembership, GossipOptions, TransportMetrics};
 use alloy_runtime::cluster::memory::MemoryNetwork;
-use alloy_runtime::cluster::{target_key, Cluster, ClusterOptions, PeerState, Ring};
+use alloy_runtime::cluster::{
+    target_key, Cluster, ClusterOptions, PeerState, Ring, HANDOFF_MARGIN,
+};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -112,6 +114,8 @@ async fn three_nodes_split_targets_as_the_ring_says_and_only_a_dead_nodes_target
         .await
         .expect("3 nodes converge");
     println!("converged in {took:?} (virtual)");
+    // A join takes effect for ownership at the instant announced with it.
+    tokio::time::sleep(HANDOFF_MARGIN).await;
 
     let before = owners(&[&a, &b, &c]);
     // The ring alone predicts the split.
@@ -150,6 +154,12 @@ async fn a_leaving_node_hands_over_before_failure_detection_could() {
     wait_until(|| participants(&a).len() == 2)
         .await
         .expect("2 nodes converge");
+    tokio::time::sleep(HANDOFF_MARGIN).await;
+    let hers: Vec<bool> = targets()
+        .iter()
+        .map(|t| b.is_local(t.iter().map(|(n, v)| (n.as_str(), v.as_str()))))
+        .collect();
+    assert!(hers.iter().any(|h| *h), "b owns part of the targets");
     let start = Instant::now();
     let leaving = tokio::spawn({
         let b = b.clone();
@@ -163,13 +173,25 @@ async fn a_leaving_node_hands_over_before_failure_detection_could() {
     })
     .await
     .expect("b is seen terminating");
-    assert!(owners(&[&a]).iter().all(|o| o == "node-a"));
+    // Until the handoff instant b announced, b keeps its targets and a its own: each
+    // target still has one owner, and a is ready to take b's.
+    let now = owners(&[&a, &b]);
+    for (t, (owner, h)) in targets().iter().zip(now.iter().zip(&hers)) {
+        assert_eq!(owner == "node-b", *h, "{t:?} moved before the handoff");
+        let key = target_key(t.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        assert!(a.is_local_key_from_now(key), "a will own {t:?}");
+    }
     wait_until(|| a.peers().len() == 1)
         .await
         .expect("b is gone");
     let took = start.elapsed();
     println!("a graceful leave took {took:?} (virtual)");
-    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(owners(&[&a]).iter().all(|o| o == "node-a"));
+    assert!(
+        took >= HANDOFF_MARGIN,
+        "b left before its handoff: {took:?}"
+    );
+    assert!(took < HANDOFF_MARGIN + Duration::from_secs(3), "{took:?}");
     leaving.await.unwrap();
     a.shutdown().await;
 }

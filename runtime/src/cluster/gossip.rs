@@ -61,6 +61,11 @@ pub struct NodeId {
     /// Starts at the process start time in milliseconds, so a restarted node beats
     /// what the cluster remembers of its previous run, and grows by one per change.
     pub generation: u64,
+    /// When `state` takes effect for ownership (cluster clock, Unix milliseconds):
+    /// the handoff instant every node reads from here.
+    pub effective_ms: u64,
+    /// The hash of the loaded configuration, for convergence checks.
+    pub config_hash: String,
 }
 
 impl Identity for NodeId {
@@ -105,7 +110,8 @@ pub struct GossipOptions {
 
 enum Command {
     Packet(Vec<u8>),
-    SetState(PeerState, oneshot::Sender<Result<(), TransitionError>>),
+    SetState(PeerState, u64, oneshot::Sender<Result<(), TransitionError>>),
+    SetConfigHash(String),
     Join(Vec<SocketAddr>, oneshot::Sender<usize>),
     Leave(oneshot::Sender<()>),
 }
@@ -139,6 +145,8 @@ impl GossipMembership {
             name: opts.name.clone(),
             state: PeerState::Viewer,
             generation,
+            effective_ms: 0,
+            config_hash: String::new(),
         };
         let (commands, inbox) = mpsc::channel(INBOX);
         let (peers_tx, peers) = watch::channel(vec![to_peer(&me, true)]);
@@ -175,16 +183,34 @@ impl Membership for GossipMembership {
         self.peers.clone()
     }
 
-    fn set_state(&self, state: PeerState) -> BoxFuture<Result<(), TransitionError>> {
+    fn set_state(
+        &self,
+        state: PeerState,
+        effective_ms: u64,
+    ) -> BoxFuture<Result<(), TransitionError>> {
         let commands = self.commands.clone();
         Box::pin(async move {
             let (tx, rx) = oneshot::channel();
             // A stopped gossip task has nobody left to tell; the local state is moot.
-            if commands.send(Command::SetState(state, tx)).await.is_err() {
+            if commands
+                .send(Command::SetState(state, effective_ms, tx))
+                .await
+                .is_err()
+            {
                 return Ok(());
             }
             rx.await.unwrap_or(Ok(()))
         })
+    }
+
+    fn set_config_hash(&self, hash: String) {
+        if self
+            .commands
+            .try_send(Command::SetConfigHash(hash))
+            .is_err()
+        {
+            tracing::warn!("The gossip task is busy or gone; the config hash was not published.");
+        }
     }
 
     fn join(&self, addrs: Vec<SocketAddr>) -> BoxFuture<usize> {
@@ -242,6 +268,8 @@ fn to_peer(id: &NodeId, is_self: bool) -> Peer {
         addr: id.addr.to_string(),
         state: id.state,
         is_self,
+        effective_ms: id.effective_ms,
+        config_hash: id.config_hash.clone(),
     }
 }
 
@@ -337,6 +365,8 @@ fn seed_id(addr: SocketAddr) -> NodeId {
         name: String::new(),
         state: PeerState::Viewer,
         generation: 0,
+        effective_ms: 0,
+        config_hash: String::new(),
     }
 }
 
@@ -373,28 +403,23 @@ impl Actor {
                     tracing::debug!(error = %err, "Dropped a gossip packet.");
                 }
             }
-            Command::SetState(state, reply) => {
+            Command::SetState(state, effective_ms, reply) => {
                 let me = self.foca.identity().clone();
                 let result = me.state.check_transition(state);
                 if result.is_ok() {
-                    let next = NodeId {
+                    self.renew(NodeId {
                         state,
-                        generation: me.generation + 1,
+                        effective_ms,
                         ..me
-                    };
-                    if let Err(err) = self.foca.change_identity(next, &mut self.runtime) {
-                        tracing::warn!(error = %err, "Failed to announce the new node state.");
-                    }
-                    // Replies to our announcement that were addressed to the old
-                    // identity are dropped by foca; if that left us knowing nobody,
-                    // nobody would learn the new identity either. Announce it again.
-                    if self.foca.num_members() == 0 {
-                        for seed in self.seeds.clone() {
-                            let _ = self.foca.announce(seed_id(seed), &mut self.runtime);
-                        }
-                    }
+                    });
                 }
                 let _ = reply.send(result);
+            }
+            Command::SetConfigHash(config_hash) => {
+                let me = self.foca.identity().clone();
+                if me.config_hash != config_hash {
+                    self.renew(NodeId { config_hash, ..me });
+                }
             }
             Command::Join(addrs, reply) => {
                 // Announces go out here rather than through `drain`, so the caller
@@ -431,6 +456,26 @@ impl Actor {
                 });
             }
             Command::Leave(_) => unreachable!("handled by the loop"),
+        }
+    }
+
+    /// Replaces this node's identity with `next` (one generation up), which foca
+    /// spreads with its membership updates.
+    fn renew(&mut self, next: NodeId) {
+        let next = NodeId {
+            generation: self.foca.identity().generation + 1,
+            ..next
+        };
+        if let Err(err) = self.foca.change_identity(next, &mut self.runtime) {
+            tracing::warn!(error = %err, "Failed to announce the new node identity.");
+        }
+        // Replies to our announcement that were addressed to the old identity are
+        // dropped by foca; if that left us knowing nobody, nobody would learn the new
+        // identity either. Announce it again.
+        if self.foca.num_members() == 0 {
+            for seed in self.seeds.clone() {
+                let _ = self.foca.announce(seed_id(seed), &mut self.runtime);
+            }
         }
     }
 

@@ -14,9 +14,17 @@ pub trait Membership: Send + Sync + 'static {
     /// differs from the previous one.
     fn peers(&self) -> watch::Receiver<Vec<Peer>>;
 
-    /// Changes this node's state and tells the cluster; only ckit's two transitions
-    /// are allowed.
-    fn set_state(&self, state: PeerState) -> BoxFuture<Result<(), TransitionError>>;
+    /// Changes this node's state, taking effect for ownership at `effective_ms` on the
+    /// cluster clock, and tells the cluster; only ckit's two transitions are allowed.
+    fn set_state(
+        &self,
+        state: PeerState,
+        effective_ms: u64,
+    ) -> BoxFuture<Result<(), TransitionError>>;
+
+    /// Publishes the hash of this node's loaded configuration to the cluster. Does
+    /// not wait: module content arrives from synchronous code.
+    fn set_config_hash(&self, hash: String);
 
     /// Asks the nodes at `addrs` (HTTP addresses) to let this node in. Returns how many
     /// could be reached; reaching none is not an error, the node then forms its own
@@ -42,6 +50,7 @@ impl LocalMembership {
             addr: addr.to_string(),
             state: PeerState::Viewer,
             is_self: true,
+            ..Peer::default()
         };
         Arc::new(LocalMembership {
             peers: watch::Sender::new(vec![me]),
@@ -54,16 +63,29 @@ impl Membership for LocalMembership {
         self.peers.subscribe()
     }
 
-    fn set_state(&self, state: PeerState) -> BoxFuture<Result<(), TransitionError>> {
+    fn set_state(
+        &self,
+        state: PeerState,
+        effective_ms: u64,
+    ) -> BoxFuture<Result<(), TransitionError>> {
         let mut result = Ok(());
         self.peers.send_modify(|peers| {
             let me = &mut peers[0];
             result = me.state.check_transition(state);
             if result.is_ok() {
                 me.state = state;
+                me.effective_ms = effective_ms;
             }
         });
         Box::pin(async move { result })
+    }
+
+    fn set_config_hash(&self, hash: String) {
+        self.peers.send_if_modified(|peers| {
+            let changed = peers[0].config_hash != hash;
+            peers[0].config_hash = hash;
+            changed
+        });
     }
 
     fn join(&self, _addrs: Vec<SocketAddr>) -> BoxFuture<usize> {

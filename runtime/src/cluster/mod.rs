@@ -8,6 +8,8 @@
 //! clustering is enabled, [`LocalMembership`] (this node alone) otherwise.
 
 pub mod admission;
+pub mod api;
+pub mod clock;
 pub mod discovery;
 pub mod gossip;
 pub mod membership;
@@ -22,5 +24,8 @@ pub use gossip::GossipMembership;
 pub use membership::{LocalMembership, Membership};
 pub use peer::{Peer, PeerState, TransitionError};
 pub use ring::{target_key, Ring};
-pub use service::{Cluster, ClusterOptions};
+pub use service::{
+    Cluster, ClusterOptions, Explanation, ModuleHashGuard, ScrapeMetrics, SkippedPeer,
+    HANDOFF_MARGIN,
+};
 pub use view::{ClusterView, Op};

@@ -6,9 +6,12 @@ use std::fmt;
 
 /// What a node is doing in the cluster. The order is the order of the lifecycle, so a
 /// later state always outranks an earlier one when two claims about a node meet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 pub enum PeerState {
     /// Has a read-only view of the cluster and never owns work. Every node starts here.
+    #[default]
     Viewer,
     /// Takes work: in the read and the read-write ring.
     Participant,
@@ -67,7 +70,7 @@ pub struct TransitionError {
 }
 
 /// A live member of the cluster as this node sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Peer {
     /// `--cluster.node-name`, unique in the cluster and the ring's node identity.
     pub name: String,
@@ -76,6 +79,15 @@ pub struct Peer {
     pub state: PeerState,
     /// Whether this is the local node.
     pub is_self: bool,
+    /// When `state` takes effect for ownership, in cluster-clock milliseconds since the
+    /// Unix epoch (see [`super::clock`]): a new participant owns targets from this
+    /// instant on, a terminating node keeps its targets until it. `0` is "always".
+    /// Every node reads the same value from gossip, which is what lets the two sides
+    /// of a handoff agree on the scrape slot without talking.
+    pub effective_ms: u64,
+    /// The hash of the node's loaded configuration, modules included; empty until
+    /// the node has loaded one.
+    pub config_hash: String,
 }
 
 #[cfg(test)]

@@ -81,6 +81,19 @@ impl Ring {
     }
 }
 
+impl Ring {
+    /// The token that decides `key`'s primary owner, and that owner: the first token
+    /// at or above the key, wrapping. `None` on an empty ring.
+    pub fn owner_token(&self, key: u64) -> Option<(u64, &str)> {
+        if self.tokens.is_empty() {
+            return None;
+        }
+        let i = self.tokens.partition_point(|&(t, _)| t < key) % self.tokens.len();
+        let (token, node) = self.tokens[i];
+        Some((token, self.names[node as usize].as_str()))
+    }
+}
+
 fn tokens_of(name: &str, index: usize) -> impl Iterator<Item = (u64, u32)> + '_ {
     tokens(name).map(move |t| (t, index as u32))
 }

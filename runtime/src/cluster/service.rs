@@ -4,6 +4,7 @@
 //! handle components use.
 
 use super::admission::Admission;
+use super::clock;
 use super::discovery::{resolve_join_addresses, sample};
 use super::gossip::{GossipMembership, GossipOptions, TransportMetrics};
 use super::membership::{LocalMembership, Membership};
@@ -24,11 +25,15 @@ use tokio_util::sync::CancellationToken;
 /// Upstream's rate limit on change notifications: components re-shard at most once a
 /// second however fast membership churns.
 pub const NOTIFY_INTERVAL: Duration = Duration::from_secs(1);
-/// How long a leaving node keeps gossiping its `terminating` state before it goes, so
-/// peers stop giving it new work first. Upstream waits up to 5 s for its broadcast
-/// queue; our gossip spreads a change to the whole LAN cluster within a few 200 ms
-/// rounds.
-const TERMINATING_GRACE: Duration = Duration::from_secs(1);
+/// How far ahead of "now" a node's state change takes effect for ownership (the
+/// handoff instant it gossips with the change). It must cover the gossip spreading
+/// the change to every node (a few 200 ms rounds on a LAN) plus the one-second
+/// notification limit, so the gaining node's scrape loop is ready before the first
+/// slot it owns. Clocks of the nodes must agree to well within it.
+pub const HANDOFF_MARGIN: Duration = Duration::from_secs(2);
+/// How long a leaving node stays after its handoff instant: a scrape of the last slot
+/// it owns started before the instant and may still be writing its samples.
+const HANDOFF_TAIL: Duration = Duration::from_millis(500);
 
 /// How to set up the cluster; the CLI fills this from the `--cluster.*` flags.
 #[derive(Debug, Clone)]
@@ -93,6 +98,113 @@ struct Inner {
     metrics: ClusterMetrics,
     shutdown: CancellationToken,
     tasks: Mutex<JoinSet<()>>,
+    hashes: Mutex<ConfigHashes>,
+}
+
+/// What the gossiped config hash is made of: the root configuration's hash and the
+/// content hash of every module content currently in use, by the node that loaded it.
+#[derive(Default)]
+struct ConfigHashes {
+    root: String,
+    /// Content hash by module node, with the serial of the guard that put it there.
+    modules: std::collections::BTreeMap<String, (u64, String)>,
+    /// Numbers guards, so a replaced module's old guard cannot remove its successor.
+    serial: u64,
+}
+
+impl ConfigHashes {
+    /// SHA-256 over the root hash and each `(module node, content hash)`, lower-case
+    /// hex; empty until a root configuration was loaded.
+    fn combined(&self) -> String {
+        use sha2::{Digest, Sha256};
+        if self.root.is_empty() {
+            return String::new();
+        }
+        if self.modules.is_empty() {
+            return self.root.clone();
+        }
+        let mut hasher = Sha256::new();
+        hasher.update(self.root.as_bytes());
+        for (id, (_, hash)) in &self.modules {
+            hasher.update([0]);
+            hasher.update(id.as_bytes());
+            hasher.update([0]);
+            hasher.update(hash.as_bytes());
+        }
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// Keeps a module's content in the config hash while it lives; dropping it takes the
+/// content out again (the module was removed or replaced).
+pub struct ModuleHashGuard {
+    cluster: Cluster,
+    id: String,
+    serial: u64,
+}
+
+impl Drop for ModuleHashGuard {
+    fn drop(&mut self) {
+        let mut hashes = self.cluster.lock_hashes();
+        if hashes.modules.get(&self.id).map(|(s, _)| *s) != Some(self.serial) {
+            // A newer content of the same module replaced this one.
+            return;
+        }
+        hashes.modules.remove(&self.id);
+        let combined = hashes.combined();
+        drop(hashes);
+        self.cluster.publish_hash(combined);
+    }
+}
+
+impl std::fmt::Debug for ModuleHashGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModuleHashGuard")
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+/// Why a target belongs where it does: the answer of `cluster explain`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Explanation {
+    /// The labels that make the key (non-`__meta_`, sorted by name).
+    pub key_labels: Vec<(String, String)>,
+    /// The ring key, xxHash64 of those labels, in hex.
+    pub key: String,
+    /// Who owns it now in the read-write ring; `None` when nobody participates.
+    pub owner: Option<String>,
+    /// The ring token that picked the owner (the first at or above the key), in hex.
+    pub token: Option<String>,
+    /// The node this answer comes from.
+    pub node: String,
+    /// Whether this node scrapes the target now.
+    pub local: bool,
+    pub clustering_enabled: bool,
+    /// wait-for-size readiness: nothing is local while it is false.
+    pub ready: bool,
+    /// The nodes the ring was built from, and those left out with the reason.
+    pub considered: Vec<String>,
+    pub skipped: Vec<SkippedPeer>,
+    /// A handoff already announced that will move the target: who owns it then, and
+    /// from which instant (Unix milliseconds).
+    pub pending_owner: Option<String>,
+    pub pending_from_ms: Option<u64>,
+    /// How the decision was made, in one sentence.
+    pub reason: String,
+}
+
+/// A peer the ring left out.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SkippedPeer {
+    pub name: String,
+    pub state: String,
+    pub reason: String,
 }
 
 impl Cluster {
@@ -178,6 +290,7 @@ impl Cluster {
                 metrics,
                 shutdown: CancellationToken::new(),
                 tasks: Mutex::new(JoinSet::new()),
+                hashes: Mutex::new(ConfigHashes::default()),
             }),
         }
     }
@@ -213,9 +326,179 @@ impl Cluster {
         self.is_local_key(target_key(labels))
     }
 
-    /// [`Cluster::is_local`] for a precomputed [`target_key`].
+    /// [`Cluster::is_local`] for a precomputed [`target_key`], now.
     pub fn is_local_key(&self, key: u64) -> bool {
-        self.view().is_local_key(key)
+        self.view().is_local_key_at(key, clock::now_ms())
+    }
+
+    /// Whether this node owns `key` for the scrape slot at `slot_ms` (Unix
+    /// milliseconds). Each side of a handoff answers this the same way for the same
+    /// slot, so exactly one of them scrapes it.
+    pub fn is_local_key_at(&self, key: u64, slot_ms: u64) -> bool {
+        self.view().is_local_key_at(key, slot_ms)
+    }
+
+    /// Whether this node owns `key` now or will after an announced handoff: a
+    /// component keeps (or starts) its work for such a key and asks
+    /// [`Cluster::is_local_key_at`] slot by slot.
+    pub fn is_local_key_from_now(&self, key: u64) -> bool {
+        self.view().is_local_key_from(key, clock::now_ms())
+    }
+
+    /// Records the hash of the root configuration just loaded and gossips the
+    /// combined config hash.
+    pub fn set_config_hash(&self, root: &str) {
+        let combined = {
+            let mut hashes = self.lock_hashes();
+            hashes.root = root.to_string();
+            hashes.combined()
+        };
+        self.publish_hash(combined);
+    }
+
+    /// Adds the content of module node `id` to the config hash until the guard is
+    /// dropped.
+    pub fn module_content(
+        &self,
+        id: &str,
+        content: &[(Option<String>, String)],
+    ) -> ModuleHashGuard {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for (name, text) in content {
+            hasher.update(name.as_deref().unwrap_or("").as_bytes());
+            hasher.update([0]);
+            hasher.update(text.as_bytes());
+            hasher.update([0]);
+        }
+        let hash: String = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let (combined, serial) = {
+            let mut hashes = self.lock_hashes();
+            hashes.serial += 1;
+            let serial = hashes.serial;
+            hashes.modules.insert(id.to_string(), (serial, hash));
+            (hashes.combined(), serial)
+        };
+        self.publish_hash(combined);
+        ModuleHashGuard {
+            cluster: self.clone(),
+            id: id.to_string(),
+            serial,
+        }
+    }
+
+    /// The config hash this node gossips.
+    pub fn config_hash(&self) -> String {
+        self.lock_hashes().combined()
+    }
+
+    fn lock_hashes(&self) -> std::sync::MutexGuard<'_, ConfigHashes> {
+        self.inner.hashes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn publish_hash(&self, combined: String) {
+        self.inner.membership.set_config_hash(combined);
+        if !self.enabled() {
+            // The local membership changed synchronously; no watch task may run.
+            self.apply_peers();
+        }
+    }
+
+    /// The metrics a clustered `prometheus.scrape` keeps (`component_id` is its
+    /// global ID), registered with the cluster's: components reach the cluster, not
+    /// the registry.
+    pub fn scrape_metrics(&self, component_id: &str) -> ScrapeMetrics {
+        let (path, id) = match component_id.rsplit_once('/') {
+            Some((module, id)) => (format!("/{module}"), id),
+            None => ("/".to_string(), component_id),
+        };
+        let labels = vec![
+            ("component_path".to_string(), path),
+            ("component_id".to_string(), id.to_string()),
+        ];
+        ScrapeMetrics {
+            targets: self
+                .inner
+                .metrics
+                .scrape_targets
+                .get_or_create(&labels)
+                .clone(),
+            moved: self
+                .inner
+                .metrics
+                .scrape_moved
+                .get_or_create(&labels)
+                .clone(),
+        }
+    }
+
+    /// Which node owns the target with these labels, and why (`cluster explain`).
+    pub fn explain(&self, labels: &[(String, String)]) -> Explanation {
+        let mut key_labels: Vec<(String, String)> = labels
+            .iter()
+            .filter(|(name, _)| !name.starts_with("__meta_"))
+            .cloned()
+            .collect();
+        key_labels.sort();
+        let key = target_key(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let now_ms = clock::now_ms();
+        let view = self.view();
+        let ring = view.read_write_ring_at(now_ms);
+        let won = ring.owner_token(key);
+        let considered = ring.names().to_vec();
+        let skipped = view
+            .peers()
+            .iter()
+            .filter(|p| !considered.contains(&p.name))
+            .map(|p| SkippedPeer {
+                name: p.name.clone(),
+                state: p.state.as_str().to_string(),
+                reason: match p.state {
+                    PeerState::Viewer => "viewer: has not loaded its configuration yet".into(),
+                    PeerState::Terminating => "terminating: shutting down, takes no work".into(),
+                    PeerState::Participant => format!(
+                        "participant from {} (Unix ms) on: its join has not taken effect yet",
+                        p.effective_ms
+                    ),
+                },
+            })
+            .collect();
+        let local = view.is_local_key_at(key, now_ms);
+        let pending = view.next_handoff_after(now_ms).and_then(|at| {
+            let later = view.lookup_at(key, u64::MAX).ok().flatten()?;
+            (Some(later) != won.map(|(_, n)| n)).then(|| (later.to_string(), at))
+        });
+        let reason = if !self.enabled() {
+            "clustering is disabled: this node scrapes every target".to_string()
+        } else if !view.ready() {
+            "the cluster is not ready (--cluster.wait-for-size): no node takes work".to_string()
+        } else {
+            match won {
+                Some((token, owner)) => format!(
+                    "token {token:016x} of {owner} is the first ring token at or above key {key:016x}"
+                ),
+                None => "no node participates yet, so every node keeps the target".to_string(),
+            }
+        };
+        Explanation {
+            key_labels,
+            key: format!("{key:016x}"),
+            owner: won.map(|(_, n)| n.to_string()),
+            token: won.map(|(t, _)| format!("{t:016x}")),
+            node: self.node_name().to_string(),
+            local,
+            clustering_enabled: self.enabled(),
+            ready: view.ready(),
+            considered,
+            skipped,
+            pending_owner: pending.as_ref().map(|(n, _)| n.clone()),
+            pending_from_ms: pending.map(|(_, at)| at),
+            reason,
+        }
     }
 
     /// The owner of `key` in the read-write ring, if any participant exists.
@@ -249,25 +532,36 @@ impl Cluster {
         self.inner.membership.receive(packet);
     }
 
-    /// Marks this node a participant: called once the initial load succeeded.
+    /// Marks this node a participant: called once the initial load succeeded. It
+    /// takes work from [`HANDOFF_MARGIN`] from now on, so the nodes that hand it
+    /// targets learn the instant first.
     pub async fn participate(&self) {
         self.set_state(PeerState::Participant).await;
     }
 
-    async fn set_state(&self, state: PeerState) {
-        match self.inner.membership.set_state(state).await {
+    /// Changes this node's state with a handoff instant [`HANDOFF_MARGIN`] ahead;
+    /// returns the instant.
+    async fn set_state(&self, state: PeerState) -> u64 {
+        let effective_ms = if self.enabled() {
+            clock::now_ms() + HANDOFF_MARGIN.as_millis() as u64
+        } else {
+            0
+        };
+        match self.inner.membership.set_state(state, effective_ms).await {
             Ok(()) if self.enabled() => {
-                tracing::info!(state = %state, "Changed the cluster state of this node.")
+                tracing::info!(state = %state, effective_ms, "Changed the cluster state of this node.")
             }
             Ok(()) => {}
             Err(err) => tracing::warn!(error = %err, "Failed to change the cluster state."),
         }
         // Our own state is part of the view: apply it now rather than after gossip.
         self.apply_peers();
+        effective_ms
     }
 
-    /// Becomes terminating, gives the cluster a moment to hear it, then leaves and
-    /// stops the background tasks. Bounded in time.
+    /// Becomes terminating, keeps its targets until the handoff instant it announced
+    /// with that (every peer starts on the first slot from it on), then leaves and
+    /// stops the background tasks. Bounded in time ([`HANDOFF_MARGIN`] and a bit).
     pub async fn shutdown(&self) {
         let me = self
             .view()
@@ -276,9 +570,9 @@ impl Cluster {
             .find(|p| p.is_self)
             .map(|p| p.state);
         if me == Some(PeerState::Participant) {
-            self.set_state(PeerState::Terminating).await;
+            let handoff = self.set_state(PeerState::Terminating).await;
             if self.enabled() && self.view().peers().len() > 1 {
-                tokio::time::sleep(TERMINATING_GRACE).await;
+                tokio::time::sleep(clock::until(handoff) + HANDOFF_TAIL).await;
             }
         }
         self.inner.membership.leave().await;
@@ -293,7 +587,7 @@ impl Cluster {
     fn apply_peers(&self) -> bool {
         let peers = self.inner.membership.peers().borrow().clone();
         let mut view = self.inner.view.write().unwrap_or_else(|e| e.into_inner());
-        let changed = view.set_peers(peers, now());
+        let changed = view.set_peers(peers, now(), clock::now_ms());
         self.inner.metrics.record(&view, changed);
         changed
     }
@@ -348,6 +642,7 @@ async fn watch_loop(cluster: Cluster) {
     let mut next_allowed = now();
     loop {
         let deadline = cluster.view().admission().deadline();
+        let handoff = cluster.view().next_handoff_after(clock::now_ms());
         tokio::select! {
             changed = peers.changed() => {
                 if changed.is_err() {
@@ -365,6 +660,17 @@ async fn watch_loop(cluster: Cluster) {
                     forced = true;
                 }
                 inner.metrics.record(&view, false);
+            }
+            // An announced handoff takes effect: the losing node's components stop
+            // the work they kept until now.
+            _ = sleep_opt(handoff.map(clock::until)) => {
+                let mut view = inner.view.write().unwrap_or_else(|e| e.into_inner());
+                // Rebuilding folds the passed instant away and records the metrics.
+                let peers = view.peers().to_vec();
+                view.set_peers(peers, now(), clock::now_ms());
+                inner.metrics.record(&view, true);
+                ring_changed = true;
+                pending = true;
             }
             _ = sleep_until_opt(pending.then_some(next_allowed)) => {
                 let list: Vec<String> = cluster
@@ -387,6 +693,15 @@ async fn watch_loop(cluster: Cluster) {
 /// The time on tokio's clock, so tests can pause and advance it.
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
+}
+
+/// Sleeps for `after` (plus a millisecond, so the instant has surely passed), or
+/// forever.
+async fn sleep_opt(after: Option<Duration>) {
+    match after {
+        Some(after) => tokio::time::sleep(after + Duration::from_millis(1)).await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {
@@ -418,7 +733,19 @@ struct ClusterMetrics {
     ready: Gauge,
     minimum_size: Gauge,
     ring_changes: Counter,
+    config_mismatch: Gauge,
+    scrape_targets: Family<Labels, Gauge>,
+    scrape_moved: Family<Labels, Counter>,
     transport: TransportMetrics,
+}
+
+/// The clustering metrics of one `prometheus.scrape` component.
+#[derive(Debug, Clone, Default)]
+pub struct ScrapeMetrics {
+    /// `prometheus_scrape_targets_gauge`: targets this node scrapes.
+    pub targets: Gauge,
+    /// `prometheus_scrape_targets_moved_total`: targets handed to another node.
+    pub moved: Counter,
 }
 
 impl ClusterMetrics {
@@ -452,6 +779,10 @@ impl ClusterMetrics {
                 "cluster_ring_changes",
                 "How often the read or read-write ring changed",
             ),
+            config_mismatch: gauge(
+                "cluster_node_config_hash_mismatch_peers",
+                "Peers whose gossiped config hash (modules included) differs from this node's",
+            ),
             transport: TransportMetrics {
                 rx_packets: counter("cluster_transport_rx_packets", "Gossip packets received"),
                 rx_bytes: counter("cluster_transport_rx_bytes", "Gossip bytes received"),
@@ -474,6 +805,16 @@ impl ClusterMetrics {
             "Current number of healthy peers by state",
             m.peers.clone(),
         );
+        metrics.register(
+            "prometheus_scrape_targets_gauge",
+            "Number of targets this component is configured to scrape",
+            m.scrape_targets.clone(),
+        );
+        metrics.register(
+            "prometheus_scrape_targets_moved",
+            "Number of targets that have moved from this node to another in the cluster",
+            m.scrape_moved.clone(),
+        );
         m
     }
 
@@ -495,10 +836,29 @@ impl ClusterMetrics {
                 .set(i64::from(me == Some(state)));
         }
         self.ready.set(i64::from(view.ready()));
+        self.config_mismatch
+            .set(config_mismatches(view.peers()) as i64);
         if ring_changed {
             self.ring_changes.inc();
         }
     }
+}
+
+/// Peers that gossip a config hash other than this node's. Nodes that have not loaded
+/// a configuration yet (no hash) are not counted either way.
+pub fn config_mismatches(peers: &[Peer]) -> usize {
+    let Some(mine) = peers
+        .iter()
+        .find(|p| p.is_self)
+        .map(|p| p.config_hash.as_str())
+        .filter(|h| !h.is_empty())
+    else {
+        return 0;
+    };
+    peers
+        .iter()
+        .filter(|p| !p.is_self && !p.config_hash.is_empty() && p.config_hash != mine)
+        .count()
 }
 
 #[cfg(test)]
@@ -514,9 +874,10 @@ mod tests {
         fn peers(&self) -> watch::Receiver<Vec<Peer>> {
             self.0.subscribe()
         }
-        fn set_state(&self, _: PeerState) -> BoxFuture<Result<(), TransitionError>> {
+        fn set_state(&self, _: PeerState, _: u64) -> BoxFuture<Result<(), TransitionError>> {
             Box::pin(async { Ok(()) })
         }
+        fn set_config_hash(&self, _: String) {}
         fn join(&self, _: Vec<SocketAddr>) -> BoxFuture<usize> {
             Box::pin(async { 0 })
         }
@@ -534,6 +895,7 @@ mod tests {
                 addr: String::new(),
                 state: PeerState::Participant,
                 is_self: *n == "a",
+                ..Peer::default()
             })
             .collect()
     }
@@ -613,6 +975,30 @@ mod tests {
         assert!(cluster.ready());
         assert!(cluster.is_local([("__address__", "x:1")]));
         cluster.shutdown().await;
+    }
+
+    #[test]
+    fn module_content_counts_in_the_config_hash_while_it_is_in_use() {
+        let cluster = Cluster::standalone("solo");
+        assert_eq!(cluster.config_hash(), "");
+        cluster.set_config_hash("root");
+        assert_eq!(cluster.config_hash(), "root");
+        let x = vec![(None, "declare \"x\" { }".to_string())];
+        let y = vec![(None, "declare \"y\" { }".to_string())];
+        let first = cluster.module_content("import.file.m", &x);
+        let with_x = cluster.config_hash();
+        assert_ne!(with_x, "root");
+        // New content replaces the old; dropping the old guard keeps the new.
+        let second = cluster.module_content("import.file.m", &y);
+        drop(first);
+        let with_y = cluster.config_hash();
+        assert_ne!(with_y, with_x);
+        let third = cluster.module_content("import.file.m", &x);
+        drop(second);
+        assert_eq!(cluster.config_hash(), with_x);
+        assert_eq!(cluster.peers()[0].config_hash, with_x, "published");
+        drop(third);
+        assert_eq!(cluster.config_hash(), "root");
     }
 
     #[tokio::test]

@@ -135,6 +135,7 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .merge(api::routes())
         .merge(ui::routes())
+        .route(crate::cluster::api::EXPLAIN_PATH, get(cluster_explain))
         .route(MESSAGE_PATH, post(gossip_message))
         .route("/api/v1/ckit/transport/stream", any(gossip_stream))
         .fallback(not_found)
@@ -200,25 +201,16 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
 
 /// The non-viewer peers sorted by name, as upstream's UI API lists them.
 async fn peers(State(shared): State<Arc<Shared>>) -> Response {
-    let list: Vec<serde_json::Value> = shared
-        .cluster
-        .peers()
-        .iter()
-        .filter(|p| p.state.in_read_ring())
-        .map(|p| {
-            serde_json::json!({
-                "name": p.name,
-                "addr": p.addr,
-                "isSelf": p.is_self,
-                "state": p.state.as_str(),
-            })
-        })
-        .collect();
     (
         [(header::CONTENT_TYPE, "application/json")],
-        serde_json::Value::Array(list).to_string(),
+        crate::cluster::api::peers_json(&shared.cluster).to_string(),
     )
         .into_response()
+}
+
+/// `cluster explain`: who owns a target and why.
+async fn cluster_explain(State(shared): State<Arc<Shared>>, uri: axum::http::Uri) -> Response {
+    crate::cluster::api::explain(&shared.cluster, uri.query())
 }
 
 /// One gossip packet from a peer. Packets of another format or another
