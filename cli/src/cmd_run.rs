@@ -109,6 +109,7 @@ async fn serve(args: &RunArgs, printer: Printer, logs: LogControl) -> Result<()>
             services: Services {
                 http_addr: http_addr.to_string(),
                 live_debugging: live_debugging.clone(),
+                metrics: metrics.clone(),
             },
         },
     );

@@ -457,6 +457,28 @@ fn api_routes_answer_and_never_show_secrets() {
     }
     let (_, metrics) = call(&client, reqwest::Method::GET, &format!("{base}/metrics"));
     assert_no_secret("/metrics", &metrics);
+    // Component health, evaluation timings, forwarding and remote-write counters and
+    // the WAL's size, per component where upstream labels them so.
+    for expected in [
+        "alloy_component_controller_running_components{health_type=\"healthy\"} ",
+        "alloy_component_evaluation_seconds_count ",
+        "alloy_component_samples_forwarded_total{component_path=\"/\",component_id=\"prometheus.scrape.s0\"} ",
+        "prometheus_remote_storage_samples_total{component_path=\"/\",component_id=\"prometheus.remote_write.out\"} ",
+        "prometheus_remote_storage_samples_failed_total{component_path=\"/\",component_id=\"prometheus.remote_write.other\"} ",
+        "prometheus_remote_write_wal_size_bytes{component_path=\"/\",component_id=\"prometheus.remote_write.out\"} ",
+    ] {
+        assert!(metrics.contains(expected), "{expected} missing in {metrics}");
+    }
+    let healthy: u64 = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(
+                "alloy_component_controller_running_components{health_type=\"healthy\"} ",
+            )
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .expect("running components");
+    assert!(healthy >= 10, "{healthy} healthy components");
     drop(node);
 }
 

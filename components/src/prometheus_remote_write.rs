@@ -33,6 +33,7 @@ use crate::prometheus::{Batch, Labels, MetricsReceiver, Receiver};
 use alloy_runtime::component::{Arguments, BoxFuture, Component, Health, HealthState, Options};
 use alloy_runtime::decode::Decoder;
 use alloy_runtime::duration::GoDuration;
+use alloy_runtime::metrics::{component_labels, MetricSource, SampleKind, SourceSample};
 use alloy_runtime::schema::{
     attr, concat, Attr, BlockSpec, LabelRule, Repeat, Schema, Ty, HTTP_CLIENT_ATTRS,
     HTTP_CLIENT_BLOCK_SPECS,
@@ -495,6 +496,63 @@ pub struct SendStats {
     pub samples_rejected: AtomicU64,
 }
 
+/// What `/metrics` shows of a `prometheus.remote_write`: the send counters under
+/// Prometheus' `prometheus_remote_storage_*` names, and the WAL's size on disk.
+struct RemoteWriteMetrics {
+    stats: Arc<SendStats>,
+    wal: Arc<Wal>,
+}
+
+impl MetricSource for RemoteWriteMetrics {
+    fn collect(&self, out: &mut Vec<SourceSample>) {
+        let counter = |name, help, value: &AtomicU64| SourceSample {
+            name,
+            help,
+            kind: SampleKind::Counter,
+            labels: Vec::new(),
+            value: value.load(Ordering::Relaxed) as f64,
+        };
+        let s = &self.stats;
+        out.push(counter(
+            "prometheus_remote_storage_samples",
+            "Total number of samples sent to remote storage",
+            &s.samples_sent,
+        ));
+        out.push(counter(
+            "prometheus_remote_storage_samples_failed",
+            "Total number of samples which failed on send to remote storage, non-recoverable errors",
+            &s.samples_failed,
+        ));
+        out.push(counter(
+            "prometheus_remote_storage_samples_retried",
+            "Total number of samples which failed on send to remote storage but were retried",
+            &s.samples_retried,
+        ));
+        out.push(counter(
+            "prometheus_remote_storage_samples_dropped_too_old",
+            "Samples dropped because they were older than sample_age_limit",
+            &s.samples_dropped_too_old,
+        ));
+        // Summed at scrape time: a directory listing per scrape is cheaper than
+        // keeping a running total in the append path.
+        let bytes: u64 = std::fs::read_dir(self.wal.dir())
+            .map(|dir| {
+                dir.filter_map(|e| e.ok()?.metadata().ok())
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0);
+        out.push(SourceSample {
+            name: "prometheus_remote_write_wal_size_bytes",
+            help: "Bytes the write-ahead log takes on disk",
+            kind: SampleKind::Gauge,
+            labels: Vec::new(),
+            value: bytes as f64,
+        });
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // The component
 
@@ -522,6 +580,8 @@ pub struct PrometheusRemoteWrite {
     state: Mutex<State>,
     reconfigured: Notify,
     pub stats: Arc<SendStats>,
+    /// Kept alive for as long as the component: `/metrics` holds only a weak link.
+    _metrics: Arc<dyn MetricSource>,
 }
 
 struct State {
@@ -635,6 +695,13 @@ impl PrometheusRemoteWrite {
             "receiver".to_string(),
             capsule,
         )])));
+        let metrics: Arc<dyn MetricSource> = Arc::new(RemoteWriteMetrics {
+            stats: stats.clone(),
+            wal: wal.clone(),
+        });
+        opts.services
+            .metrics
+            .add_source(component_labels(&opts.id), Arc::downgrade(&metrics));
         Ok(PrometheusRemoteWrite {
             wal,
             receiver,
@@ -642,6 +709,7 @@ impl PrometheusRemoteWrite {
             state: Mutex::new(State { args, clients }),
             reconfigured: Notify::new(),
             stats,
+            _metrics: metrics,
         })
     }
 

@@ -120,13 +120,15 @@ pub struct Options {
 }
 
 /// Process facilities components may use: the HTTP server's address (for
-/// `prometheus.exporter.self`) and live debugging.
+/// `prometheus.exporter.self`), live debugging and the process's `/metrics`.
 #[derive(Debug, Clone, Default)]
 pub struct Services {
     /// The address the HTTP server listens on (`host:port`), empty when none runs.
     pub http_addr: String,
     /// Components publish what passes through them here; see [`crate::livedebug`].
     pub live_debugging: crate::livedebug::LiveDebugging,
+    /// The registry `/metrics` serves; components add a [`crate::metrics::MetricSource`].
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Options {

@@ -20,6 +20,7 @@ use crate::config_blocks::ConfigBlocks;
 use crate::decode::{AnyValue, BodyValue, Decoder};
 use crate::evaluate::{eval_body_value, ExportsScope};
 use crate::graph::{Graph, GraphNode};
+use crate::metrics::{MetricSource, SampleKind, SourceSample};
 use crate::module::{
     content_of, imported_defs, module_path_of, parse_module, persist_last_good, Content,
     DeclareDef, Defs, ImportSlot, Lookup, ModuleScope,
@@ -374,16 +375,19 @@ impl Controller {
             module_path: Mutex::new(module_path),
             on_defs_change: None,
         };
-        Controller {
-            inner: Inner::new(
-                registry,
-                base,
-                opts,
-                module,
-                CancellationToken::new(),
-                Arc::default(),
-            ),
-        }
+        let metrics = opts.services.metrics.clone();
+        let inner = Inner::new(
+            registry,
+            base,
+            opts,
+            module,
+            CancellationToken::new(),
+            Arc::default(),
+        );
+        // Only the root reports: it walks into every module itself.
+        let source: Arc<dyn MetricSource> = inner.clone();
+        metrics.add_source(Vec::new(), Arc::downgrade(&source));
+        Controller { inner }
     }
 
     /// Loads `files` as the whole configuration. Graph-level errors (unknown
@@ -1094,6 +1098,22 @@ impl Inner {
         loading: bool,
     ) -> Result<(), Vec<Diagnostic>> {
         self.evaluations.fetch_add(1, Ordering::Relaxed);
+        let started = std::time::Instant::now();
+        let result = self.evaluate_timed(loaded, index, loading);
+        self.opts
+            .services
+            .metrics
+            .evaluation_seconds
+            .observe(started.elapsed().as_secs_f64());
+        result
+    }
+
+    fn evaluate_timed(
+        self: &Arc<Self>,
+        loaded: &Loaded,
+        index: NodeIndex,
+        loading: bool,
+    ) -> Result<(), Vec<Diagnostic>> {
         let node = loaded.graph.node(index).clone();
         let (file, block) = node.source();
         let mut exports = ExportsScope::default();
@@ -1836,6 +1856,37 @@ async fn update_loop(
         }
         for &index in loaded.order.iter().filter(|i| dependants.contains(i)) {
             inner.submit(loaded.graph.node(index).clone());
+        }
+    }
+}
+
+/// `alloy_component_controller_running_components` by health, modules included.
+impl MetricSource for Inner {
+    fn collect(&self, out: &mut Vec<SourceSample>) {
+        fn walk(nodes: Vec<Arc<Node>>, counts: &mut [u64; 4]) {
+            for node in nodes {
+                if node.is_component() {
+                    counts[node.health().state as usize] += 1;
+                }
+                walk(node.module_nodes(), counts);
+            }
+        }
+        let mut counts = [0; 4];
+        walk(self.nodes(), &mut counts);
+        let states = [
+            HealthState::Healthy,
+            HealthState::Unknown,
+            HealthState::Unhealthy,
+            HealthState::Exited,
+        ];
+        for state in states {
+            out.push(SourceSample {
+                name: "alloy_component_controller_running_components",
+                help: "Total number of running components",
+                kind: SampleKind::Gauge,
+                labels: vec![("health_type", state.as_str().to_string())],
+                value: counts[state as usize] as f64,
+            });
         }
     }
 }

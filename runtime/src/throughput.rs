@@ -86,6 +86,29 @@ pub fn rate(id: &str, min_window: Duration) -> Option<f64> {
     Some(last.rate)
 }
 
+/// `alloy_component_samples_forwarded_total`: the same counters on `/metrics`, one
+/// series per component that ever forwarded, so a dashboard can plot what the graph
+/// view's edges show.
+pub(crate) struct Forwarded;
+
+impl crate::metrics::MetricSource for Forwarded {
+    fn collect(&self, out: &mut Vec<crate::metrics::SourceSample>) {
+        let table = table().lock().unwrap_or_else(|e| e.into_inner());
+        for (id, entry) in table.iter() {
+            let labels = crate::metrics::component_labels(id);
+            let [(_, path), (_, id)] = <[(String, String); 2]>::try_from(labels)
+                .unwrap_or_else(|_| unreachable!("component_labels gives two labels"));
+            out.push(crate::metrics::SourceSample {
+                name: "alloy_component_samples_forwarded",
+                help: "Samples a component forwarded to the receivers of its forward_to",
+                kind: crate::metrics::SampleKind::Counter,
+                labels: vec![("component_path", path), ("component_id", id)],
+                value: entry.count.load(Ordering::Relaxed) as f64,
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -412,14 +412,7 @@ impl Cluster {
     /// global ID), registered with the cluster's: components reach the cluster, not
     /// the registry.
     pub fn scrape_metrics(&self, component_id: &str) -> ScrapeMetrics {
-        let (path, id) = match component_id.rsplit_once('/') {
-            Some((module, id)) => (format!("/{module}"), id),
-            None => ("/".to_string(), component_id),
-        };
-        let labels = vec![
-            ("component_path".to_string(), path),
-            ("component_id".to_string(), id.to_string()),
-        ];
+        let labels = crate::metrics::component_labels(component_id);
         ScrapeMetrics {
             targets: self
                 .inner
