@@ -40,7 +40,7 @@ use alloy_runtime::schema::{
 };
 use alloy_syntax::value::Value;
 use alloy_syntax::Diagnostic;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -1026,15 +1026,14 @@ impl Ewma {
 }
 
 fn shard_of(series: &Labels, n: usize) -> usize {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    series.hash(&mut h);
-    (h.finish() % n as u64) as usize
+    // The label set's own hash is computed once per series and well mixed.
+    (series.hash_value() % n as u64) as usize
 }
 
-/// The shards of one queue.
+/// The shards of one queue. Samples travel to a shard in chunks (one per WAL record
+/// and shard), so the channel costs per record, not per sample.
 struct Shards {
-    senders: Vec<mpsc::Sender<Item>>,
+    senders: Vec<mpsc::Sender<Vec<Item>>>,
     tasks: JoinSet<()>,
 }
 
@@ -1043,7 +1042,9 @@ impl Shards {
         let mut tasks = JoinSet::new();
         let senders = (0..n)
             .map(|_| {
-                let (tx, rx) = mpsc::channel(ctx.queue.capacity);
+                // `capacity` counts samples; a chunk holds up to a record's worth.
+                let chunks = (ctx.queue.capacity / ctx.queue.max_samples_per_send).max(2);
+                let (tx, rx) = mpsc::channel(chunks);
                 tasks.spawn(run_shard(rx, ctx.clone(), cancel.clone()));
                 tx
             })
@@ -1096,7 +1097,9 @@ impl Queue {
         let mut reader = Some(self.wal.reader(start));
         let mut head_rx = self.wal.watch_head();
         // Final labels per WAL ref of the current segment (`None`: relabeled away).
-        let mut labels_cache: HashMap<Labels, Option<Labels>> = HashMap::new();
+        let mut labels_cache: foldhash::HashMap<Labels, Option<Labels>> = Default::default();
+        // Without external labels and rules every series is sent as it is.
+        let unchanged = self.ep.write_relabel.is_empty() && self.external.is_empty();
         let mut last_store = Instant::now();
         let mut last_reshard = Instant::now();
         let (mut in_ewma, mut cost_ewma) = (Ewma::default(), Ewma::default());
@@ -1194,6 +1197,15 @@ impl Queue {
                                 too_old += 1;
                                 continue;
                             }
+                            if unchanged {
+                                items.push(Item {
+                                    seq: 0,
+                                    labels,
+                                    timestamp_ms: s.timestamp_ms,
+                                    value: s.value,
+                                });
+                                continue;
+                            }
                             let final_labels = labels_cache
                                 .entry(labels)
                                 .or_insert_with_key(|l| {
@@ -1222,12 +1234,19 @@ impl Queue {
                         rates
                             .samples_in
                             .fetch_add(items.len() as u64, Ordering::Relaxed);
+                        let mut chunks: Vec<Vec<Item>> =
+                            (0..shard_count).map(|_| Vec::new()).collect();
                         for mut item in items {
                             item.seq = seq;
-                            let tx = &shards.senders[shard_of(&item.labels, shard_count)];
+                            chunks[shard_of(&item.labels, shard_count)].push(item);
+                        }
+                        for (tx, chunk) in shards.senders.iter().zip(chunks) {
+                            if chunk.is_empty() {
+                                continue;
+                            }
                             tokio::select! {
                                 _ = cancel.cancelled() => break 'pump,
-                                sent = tx.send(item) => if sent.is_err() {
+                                sent = tx.send(chunk) => if sent.is_err() {
                                     // A shard only exits when cancelled.
                                     break 'pump;
                                 },
@@ -1252,23 +1271,29 @@ fn now_ms() -> i64 {
 
 /// One shard: batches its samples and sends them, one request at a time.
 async fn run_shard(
-    mut rx: mpsc::Receiver<Item>,
+    mut rx: mpsc::Receiver<Vec<Item>>,
     ctx: Arc<ShardContext>,
     cancel: CancellationToken,
 ) {
     let deadline = ctx.queue.batch_send_deadline.to_std();
     let max = ctx.queue.max_samples_per_send;
     let mut batch: Vec<Item> = Vec::with_capacity(max);
+    let mut encoder = Encoder::default();
     let mut last_flush = tokio::time::Instant::now();
     loop {
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return,
-            item = rx.recv() => match item {
-                Some(item) => {
-                    batch.push(item);
-                    if batch.len() >= max {
-                        if !send_batch(&ctx, std::mem::take(&mut batch), &cancel).await {
+            chunk = rx.recv() => match chunk {
+                Some(chunk) => {
+                    let mut chunk = chunk.into_iter();
+                    loop {
+                        batch.extend(chunk.by_ref().take(max - batch.len()));
+                        if batch.len() < max {
+                            break;
+                        }
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(max));
+                        if !send_batch(&ctx, &mut encoder, full, &cancel).await {
                             return;
                         }
                         last_flush = tokio::time::Instant::now();
@@ -1277,13 +1302,13 @@ async fn run_shard(
                 None => {
                     // Closed for resharding: send what is left, then stop.
                     if !batch.is_empty() {
-                        send_batch(&ctx, batch, &cancel).await;
+                        send_batch(&ctx, &mut encoder, batch, &cancel).await;
                     }
                     return;
                 }
             },
             _ = tokio::time::sleep_until(last_flush + deadline) => {
-                if !batch.is_empty() && !send_batch(&ctx, std::mem::take(&mut batch), &cancel).await {
+                if !batch.is_empty() && !send_batch(&ctx, &mut encoder, std::mem::take(&mut batch), &cancel).await {
                     return;
                 }
                 last_flush = tokio::time::Instant::now();
@@ -1292,18 +1317,73 @@ async fn run_shard(
     }
 }
 
-/// Groups a batch by series, keeping each series' sample order.
-fn group(batch: &[Item]) -> Vec<(Labels, Vec<(i64, f64)>)> {
-    let mut index: HashMap<&Labels, usize> = HashMap::new();
-    let mut out: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
-    for item in batch {
-        let i = *index.entry(&item.labels).or_insert_with(|| {
-            out.push((item.labels.clone(), Vec::new()));
-            out.len() - 1
-        });
-        out[i].1.push((item.timestamp_ms, item.value));
+/// A shard's request encoder and the buffers it reuses from batch to batch.
+#[derive(Default)]
+struct Encoder {
+    request: remote::RequestEncoder,
+    /// Series of the batch → its index in `series`.
+    index: foldhash::HashMap<Labels, usize>,
+    /// Per series in first-seen order: its first and last sample's index in the batch.
+    series: Vec<(usize, usize)>,
+    /// Per sample: the index of the series' next sample (`usize::MAX` after the last),
+    /// so grouping allocates nothing per series.
+    next: Vec<usize>,
+}
+
+/// The samples of one series of a batch, following [`Encoder::next`].
+#[derive(Clone)]
+struct SeriesSamples<'a> {
+    batch: &'a [Item],
+    next: &'a [usize],
+    at: usize,
+}
+
+impl Iterator for SeriesSamples<'_> {
+    type Item = (i64, f64);
+
+    fn next(&mut self) -> Option<(i64, f64)> {
+        let item = self.batch.get(self.at)?;
+        self.at = self.next[self.at];
+        Some((item.timestamp_ms, item.value))
     }
-    out
+}
+
+impl Encoder {
+    /// Groups a batch by series, keeping each series' sample order, and encodes it.
+    fn encode(&mut self, batch: &[Item]) -> bytes::Bytes {
+        self.index.clear();
+        self.series.clear();
+        self.next.clear();
+        self.next.resize(batch.len(), usize::MAX);
+        for (i, item) in batch.iter().enumerate() {
+            let n = self.series.len();
+            let at = *self.index.entry(item.labels.clone()).or_insert(n);
+            if at == n {
+                self.series.push((i, i));
+            } else {
+                let last = self.series[at].1;
+                self.next[last] = i;
+                self.series[at].1 = i;
+            }
+        }
+        self.index.clear();
+        let mut out = Vec::new();
+        let next = &self.next;
+        self.request.encode(
+            self.series.iter().map(|&(first, _)| {
+                (
+                    &batch[first].labels,
+                    SeriesSamples {
+                        batch,
+                        next,
+                        at: first,
+                    },
+                )
+            }),
+            &mut out,
+        );
+        bytes::Bytes::from(out)
+    }
 }
 
 /// Run-length counts of a batch's samples per WAL record.
@@ -1320,12 +1400,17 @@ fn done_counts(batch: &[Item]) -> Vec<(u64, usize)> {
 
 /// Sends a batch until it is accepted or refused for good, then marks it done.
 /// Returns `false` when cancelled (the batch stays undelivered in the WAL).
-async fn send_batch(ctx: &ShardContext, mut batch: Vec<Item>, cancel: &CancellationToken) -> bool {
+async fn send_batch(
+    ctx: &ShardContext,
+    encoder: &mut Encoder,
+    mut batch: Vec<Item>,
+    cancel: &CancellationToken,
+) -> bool {
     let done = done_counts(&batch);
     let mut backoff = ctx.queue.min_backoff.to_std();
     let max_backoff = ctx.queue.max_backoff.to_std();
     let age_limit = ctx.queue.sample_age_limit.to_std();
-    let mut body = remote::encode_request(&group(&batch));
+    let mut body = encoder.encode(&batch);
     loop {
         let started = Instant::now();
         // On cancellation a request in flight may still finish for a moment: if
@@ -1377,7 +1462,7 @@ async fn send_batch(ctx: &ShardContext, mut batch: Vec<Item>, cancel: &Cancellat
                         if batch.is_empty() {
                             break;
                         }
-                        body = remote::encode_request(&group(&batch));
+                        body = encoder.encode(&batch);
                     }
                 }
             }

@@ -7,7 +7,7 @@ use crate::http_client::HttpClientArgs;
 use crate::prometheus::exposition::{
     accept_header, select_format, Entry, Format, Options as ParserOptions, Parser, ScrapeProtocol,
 };
-use crate::prometheus::{fan_out, Batch, Labels, Receiver, Sample, STALE_NAN_BITS};
+use crate::prometheus::{fan_out, intern, Batch, Label, Labels, Receiver, Sample, STALE_NAN_BITS};
 use alloy_runtime::component::{Arguments, BoxFuture, Component, Health, HealthState, Options};
 use alloy_runtime::decode::Decoder;
 use alloy_runtime::duration::GoDuration;
@@ -593,10 +593,14 @@ fn now_ns() -> u128 {
 #[derive(Default)]
 struct LoopMemory {
     /// Series of the last successful scrape that get markers when they disappear.
-    series: HashSet<Labels>,
+    series: foldhash::HashSet<Labels>,
+    /// The set the next scrape fills, kept to reuse its allocation.
+    spare: foldhash::HashSet<Labels>,
     /// The report series written so far (they get markers when the loop stops).
     report: Vec<Labels>,
     cache: SeriesCache,
+    /// The last body's size: the next body's buffer starts that large.
+    body_len: usize,
 }
 
 /// The final labels of each raw series text (metric name and the text between the
@@ -608,7 +612,7 @@ struct SeriesCache {
     /// The arguments the entries were computed with (held, so the address cannot be
     /// reused by newer arguments while we compare).
     made_with: Option<Arc<Shared>>,
-    entries: HashMap<Box<[u8]>, (Labels, u64)>,
+    entries: foldhash::HashMap<Box<[u8]>, (Labels, u64)>,
     scrape: u64,
     key: Vec<u8>,
 }
@@ -670,10 +674,11 @@ async fn scrape_loop(
         let started = std::time::Instant::now();
         let result = tokio::select! {
             _ = cancel.cancelled() => break,
-            r = fetch(&target, &shared) => r,
+            r = fetch(&target, &shared, memory.body_len) => r,
         };
         let duration = started.elapsed();
         let batch = match result.and_then(|(body, content_type)| {
+            memory.body_len = body.len();
             memory.cache.begin(&shared);
             samples_of(
                 &target,
@@ -728,7 +733,11 @@ fn stale(labels: Labels, timestamp_ms: i64) -> Sample {
 }
 
 /// One HTTP scrape: the body (decompressed, within `body_size_limit`) and its type.
-async fn fetch(target: &Target, shared: &Shared) -> Result<(Vec<u8>, Option<String>), String> {
+async fn fetch(
+    target: &Target,
+    shared: &Shared,
+    size_hint: usize,
+) -> Result<(Vec<u8>, Option<String>), String> {
     let args = &shared.args;
     let req = shared
         .client
@@ -749,7 +758,7 @@ async fn fetch(target: &Target, shared: &Shared) -> Result<(Vec<u8>, Option<Stri
         req.header(reqwest::header::ACCEPT_ENCODING, "identity")
     };
     let (mut resp, content_type) = args.client.send_ok(req).await?;
-    let mut body = Vec::new();
+    let mut body = Vec::with_capacity(size_hint);
     while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
         body.extend_from_slice(&chunk);
         if args.body_size_limit > 0 && body.len() as u64 > args.body_size_limit {
@@ -785,7 +794,7 @@ fn samples_of(
         tracing::debug!(url = %target.url, "{warning}");
     }
     let mut out = Vec::new();
-    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut pairs: Vec<(Arc<str>, Arc<str>)> = Vec::new();
     // Prometheus's scrape parser accepts a late `# TYPE` line; only its other text
     // parser refuses it, so scrapes do not check.
     let opts = ParserOptions {
@@ -808,9 +817,9 @@ fn samples_of(
             }
             None => {
                 pairs.clear();
-                pairs.push(("__name__".to_string(), sample.name.to_string()));
+                pairs.push((intern("__name__"), intern(&sample.name)));
                 for (name, value) in sample.labels.iter() {
-                    pairs.push((name.into_owned(), value.into_owned()));
+                    pairs.push((intern(&name), intern(&value)));
                 }
                 let labels = merge_labels(&pairs, &target.labels, args.honor_labels);
                 check_label_limits(&labels, args)?;
@@ -844,38 +853,37 @@ fn samples_of(
 /// Attaches target labels to scraped ones (Prometheus `mutateSampleLabels`): with
 /// `honor_labels` scraped values win; otherwise target labels win and a clashing
 /// scraped label is kept as `exported_<name>` (prefixed again while that is taken).
-fn merge_labels(scraped: &[(String, String)], target: &Labels, honor: bool) -> Labels {
-    let mut map: BTreeMap<&str, String> = scraped
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    let mut exported: Vec<(String, String)> = Vec::new();
+fn merge_labels(scraped: &[(Arc<str>, Arc<str>)], target: &Labels, honor: bool) -> Labels {
+    // The strings are shared (interned or the target's own), so this copies none.
+    let mut map: BTreeMap<Arc<str>, Arc<str>> = scraped.iter().cloned().collect();
+    let mut exported: Vec<(Arc<str>, Arc<str>)> = Vec::new();
     for l in target.iter() {
         match map.get(&*l.name) {
-            Some(existing) if honor => {
-                let _ = existing;
-            }
+            Some(_) if honor => {}
             Some(existing) => {
                 if !existing.is_empty() {
-                    exported.push((l.name.to_string(), existing.clone()));
+                    exported.push((l.name.clone(), existing.clone()));
                 }
-                map.insert(&l.name, l.value.to_string());
+                map.insert(l.name.clone(), l.value.clone());
             }
             None => {
-                map.insert(&l.name, l.value.to_string());
+                map.insert(l.name.clone(), l.value.clone());
             }
         }
     }
-    let mut owned: BTreeMap<String, String> =
-        map.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     for (name, value) in exported {
         let mut name = format!("exported_{name}");
-        while owned.contains_key(&name) {
+        while map.contains_key(name.as_str()) {
             name = format!("exported_{name}");
         }
-        owned.insert(name, value);
+        map.insert(intern(&name), value);
     }
-    Labels::from_pairs(owned)
+    Labels::from_sorted(
+        map.into_iter()
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(name, value)| Label { name, value })
+            .collect(),
+    )
 }
 
 fn check_label_limits(labels: &Labels, args: &ScrapeArgs) -> Result<(), String> {
@@ -919,16 +927,25 @@ fn report(
 ) -> Vec<Sample> {
     let mut out = Vec::with_capacity(values.len());
     for (name, value) in values {
-        let labels = Labels::from_pairs(
-            target
-                .labels
-                .iter()
-                .map(|l| (l.name.clone(), l.value.clone()))
-                .chain(std::iter::once((Arc::from("__name__"), Arc::from(*name)))),
-        );
-        if !memory.report.contains(&labels) {
-            memory.report.push(labels.clone());
-        }
+        // A loop's target never changes, so each report series is built once.
+        let labels = match memory
+            .report
+            .iter()
+            .find(|l| l.get("__name__") == Some(*name))
+        {
+            Some(labels) => labels.clone(),
+            None => {
+                let labels = Labels::from_pairs(
+                    target
+                        .labels
+                        .iter()
+                        .map(|l| (l.name.clone(), l.value.clone()))
+                        .chain(std::iter::once((intern("__name__"), intern(name)))),
+                );
+                memory.report.push(labels.clone());
+                labels
+            }
+        };
         out.push(Sample {
             labels,
             timestamp_ms: ts,
@@ -948,7 +965,8 @@ fn scrape_batch(
     duration: Duration,
 ) -> Batch {
     let scraped_count = scraped.len();
-    let mut current: HashSet<Labels> = HashSet::with_capacity(scraped_count);
+    let mut current = std::mem::take(&mut memory.spare);
+    current.clear();
     let mut added = 0usize;
     let mut out = Vec::with_capacity(scraped_count + 8);
     for s in scraped {
@@ -968,7 +986,8 @@ fn scrape_batch(
     for gone in memory.series.difference(&current) {
         out.push(stale(gone.clone(), start_ms));
     }
-    memory.series = current;
+    memory.spare = std::mem::replace(&mut memory.series, current);
+    memory.spare.clear();
     let mut values = vec![
         ("up", 1.0),
         ("scrape_duration_seconds", duration.as_secs_f64()),

@@ -112,6 +112,11 @@ impl Labels {
         Labels::new(labels.into())
     }
 
+    /// The label set's hash (xxh64 of names and values), computed once.
+    pub fn hash_value(&self) -> u64 {
+        self.hash
+    }
+
     /// Whether both are the same allocation: a cheap "certainly unchanged" test.
     pub fn ptr_eq(&self, other: &Labels) -> bool {
         Arc::ptr_eq(&self.items, &other.items)
@@ -152,6 +157,38 @@ impl fmt::Debug for Labels {
         }
         f.write_str("}")
     }
+}
+
+/// Label names and values shared process-wide: scraped series repeat the same names,
+/// metric names and many values across series and targets, and a label set holds
+/// its strings by `Arc`, so each distinct string is stored once instead of once per
+/// series. Strings nobody else holds are swept out whenever the table has doubled
+/// since the last sweep, which keeps its upkeep amortised O(1) per call.
+struct Interner {
+    strings: foldhash::HashSet<Arc<str>>,
+    sweep_at: usize,
+}
+
+static INTERNER: std::sync::LazyLock<std::sync::Mutex<Interner>> = std::sync::LazyLock::new(|| {
+    std::sync::Mutex::new(Interner {
+        strings: Default::default(),
+        sweep_at: 1024,
+    })
+});
+
+/// The shared copy of `s` (see [`Interner`]). Called only when a series is new.
+pub fn intern(s: &str) -> Arc<str> {
+    let mut interner = INTERNER.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(shared) = interner.strings.get(s) {
+        return shared.clone();
+    }
+    if interner.strings.len() >= interner.sweep_at {
+        interner.strings.retain(|a| Arc::strong_count(a) > 1);
+        interner.sweep_at = (interner.strings.len() * 2).max(1024);
+    }
+    let shared: Arc<str> = Arc::from(s);
+    interner.strings.insert(shared.clone());
+    shared
 }
 
 /// The value Prometheus writes to mark a series stale (a specific NaN).

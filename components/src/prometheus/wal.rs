@@ -29,7 +29,7 @@
 //! error log and [`WalStats::segments_dropped`] counting them.
 
 use super::{Labels, Sample};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -159,13 +159,7 @@ impl Record {
             Record::Samples(samples) => {
                 out.push(TYPE_SAMPLES);
                 for s in samples {
-                    put_varint(&mut out, s.series);
-                    // Zigzag, so pre-1970 timestamps stay short too.
-                    put_varint(
-                        &mut out,
-                        ((s.timestamp_ms << 1) ^ (s.timestamp_ms >> 63)) as u64,
-                    );
-                    out.extend_from_slice(&s.value.to_bits().to_le_bytes());
+                    put_sample(&mut out, s.series, s.timestamp_ms, s.value);
                 }
             }
         }
@@ -195,7 +189,8 @@ impl Record {
                 Ok(Record::Series(series))
             }
             TYPE_SAMPLES => {
-                let mut samples = Vec::new();
+                // A sample takes at least 10 bytes (ref, timestamp, value).
+                let mut samples = Vec::with_capacity(buf.len() / 10);
                 while !buf.is_empty() {
                     let series = get_varint(&mut buf)?;
                     let z = get_varint(&mut buf)?;
@@ -221,13 +216,8 @@ impl Record {
 
     /// The record as one frame: header, then the snappy-compressed record.
     pub fn frame(&self) -> Vec<u8> {
-        let payload = snap::raw::Encoder::new()
-            .compress_vec(&self.encode())
-            .expect("snappy compresses any input below 4 GiB");
-        let mut out = Vec::with_capacity(payload.len() + HEADER_LEN as usize);
-        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-        out.extend_from_slice(&payload);
+        let mut out = Vec::new();
+        push_frame(&mut snap::raw::Encoder::new(), &self.encode(), &mut out);
         out
     }
 
@@ -325,13 +315,17 @@ struct Writer {
     segment: u64,
     offset: u64,
     /// Label set → ref, for every series seen in the current or previous segment.
-    refs: HashMap<Labels, u64>,
+    refs: foldhash::HashMap<Labels, u64>,
     next_ref: u64,
     /// Refs whose series record is in the current segment.
-    defined: HashSet<u64>,
+    defined: foldhash::HashSet<u64>,
     /// Refs defined in the previous segment, kept so a series seen there keeps its ref.
-    previous: HashSet<u64>,
+    previous: foldhash::HashSet<u64>,
     dirty: bool,
+    /// Buffers reused by every append: the uncompressed record and the frames.
+    scratch: Vec<u8>,
+    frames: Vec<u8>,
+    snappy: snap::raw::Encoder,
 }
 
 fn segment_name(n: u64) -> String {
@@ -379,7 +373,7 @@ impl Wal {
         fs::create_dir_all(dir)?;
         let stats = WalStats::default();
         let segments = list_segments(dir)?;
-        let mut refs: HashMap<Labels, u64> = HashMap::new();
+        let mut refs: foldhash::HashMap<Labels, u64> = Default::default();
         let mut max_ref = 0u64;
         for &n in &segments {
             let path = dir.join(segment_name(n));
@@ -419,8 +413,11 @@ impl Wal {
                 previous: refs.values().copied().collect(),
                 refs,
                 next_ref: max_ref + 1,
-                defined: HashSet::new(),
+                defined: Default::default(),
                 dirty: false,
+                scratch: Vec::new(),
+                frames: Vec::new(),
+                snappy: snap::raw::Encoder::new(),
             })),
             head: tx,
             delivered: Mutex::new(BTreeMap::new()),
@@ -453,28 +450,29 @@ impl Wal {
             return Ok(());
         }
         let mut w = self.lock();
-        let (bytes, new_refs) = w.encode_append(samples);
-        if w.offset > 0 && w.offset + bytes.len() as u64 > self.opts.segment_size {
+        let mut new_refs = w.encode_append(samples);
+        if w.offset > 0 && w.offset + w.frames.len() as u64 > self.opts.segment_size {
             self.roll(&mut w)?;
             // The new segment must define every series it uses.
-            let (b, n) = w.encode_append(samples);
-            return self.write_frames(&mut w, &b, n, samples.len());
+            new_refs = w.encode_append(samples);
         }
-        self.write_frames(&mut w, &bytes, new_refs, samples.len())
+        self.write_frames(&mut w, new_refs, samples.len())
     }
 
+    /// Writes `w.frames`.
     fn write_frames(
         &self,
         w: &mut Writer,
-        bytes: &[u8],
         new_refs: Vec<(Labels, u64)>,
         count: usize,
     ) -> io::Result<()> {
         let offset = w.offset;
-        let file = match w.file.as_mut() {
+        let Writer { file, frames, .. } = w;
+        let file = match file.as_mut() {
             Some(f) => f,
             None => return Err(io::Error::other("WAL segment is not open")),
         };
+        let bytes: &[u8] = frames;
         if let Err(err) = file.write_all(bytes) {
             // Cut a partial frame off, or every later append would follow garbage
             // and be lost at the next replay.
@@ -511,7 +509,7 @@ impl Wal {
         w.dirty = false;
         // Series not seen in the last two segments are forgotten (memory stays
         // bounded by active series); they get a new ref if they come back.
-        let keep: HashSet<u64> = w.defined.union(&w.previous).copied().collect();
+        let keep: foldhash::HashSet<u64> = w.defined.union(&w.previous).copied().collect();
         w.refs.retain(|_, r| keep.contains(r));
         w.previous = std::mem::take(&mut w.defined);
         self.head.send_replace(Position {
@@ -627,46 +625,80 @@ impl Wal {
             pos: from,
             resume: from,
             file: None,
-            series: HashMap::new(),
+            series: Default::default(),
             writer: self.writer.clone(),
         }
     }
 }
 
 impl Writer {
-    /// The frames for appending `samples` and the refs they newly define here.
-    fn encode_append(&mut self, samples: &[Sample]) -> (Vec<u8>, Vec<(Labels, u64)>) {
+    /// Encodes the frames for appending `samples` into `self.frames` and returns the
+    /// refs they newly define here. The sample record is written straight from the
+    /// samples, without an intermediate [`Record`].
+    fn encode_append(&mut self, samples: &[Sample]) -> Vec<(Labels, u64)> {
         let mut new_series: Vec<(u64, Labels)> = Vec::new();
-        let mut fresh: HashMap<Labels, u64> = HashMap::new();
+        let mut fresh: foldhash::HashMap<Labels, u64> = Default::default();
         let mut next = self.next_ref;
-        let mut refs = Vec::with_capacity(samples.len());
+        let mut raw = std::mem::take(&mut self.scratch);
+        raw.clear();
+        raw.push(TYPE_SAMPLES);
         for s in samples {
-            let r = match self.refs.get(&s.labels).or_else(|| fresh.get(&s.labels)) {
-                Some(&r) => r,
-                None => {
-                    let r = next;
-                    next += 1;
-                    fresh.insert(s.labels.clone(), r);
+            let r = match self.refs.get(&s.labels) {
+                Some(&r) => {
+                    // Defined in the previous segment only: define it here too.
+                    if !self.defined.contains(&r) && fresh.insert(s.labels.clone(), r).is_none() {
+                        new_series.push((r, s.labels.clone()));
+                    }
                     r
                 }
+                None => match fresh.get(&s.labels) {
+                    Some(&r) => r,
+                    None => {
+                        let r = next;
+                        next += 1;
+                        fresh.insert(s.labels.clone(), r);
+                        new_series.push((r, s.labels.clone()));
+                        r
+                    }
+                },
             };
-            if !self.defined.contains(&r) && !new_series.iter().any(|(x, _)| *x == r) {
-                new_series.push((r, s.labels.clone()));
-            }
-            refs.push(RefSample {
-                series: r,
-                timestamp_ms: s.timestamp_ms,
-                value: s.value,
-            });
+            put_sample(&mut raw, r, s.timestamp_ms, s.value);
         }
-        let mut bytes = Vec::new();
+        self.frames.clear();
         let defined: Vec<(Labels, u64)> = new_series.iter().map(|(r, l)| (l.clone(), *r)).collect();
         if !new_series.is_empty() {
-            bytes.extend(Record::Series(new_series).frame());
+            let series = Record::Series(new_series).encode();
+            push_frame(&mut self.snappy, &series, &mut self.frames);
         }
-        bytes.extend(Record::Samples(refs).frame());
-        (bytes, defined)
+        push_frame(&mut self.snappy, &raw, &mut self.frames);
+        self.scratch = raw;
+        defined
     }
+}
+
+/// Appends one frame holding the snappy-compressed `record` to `out`.
+fn push_frame(snappy: &mut snap::raw::Encoder, record: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(
+        start + HEADER_LEN as usize + snap::raw::max_compress_len(record.len()),
+        0,
+    );
+    let payload_at = start + HEADER_LEN as usize;
+    let n = snappy
+        .compress(record, &mut out[payload_at..])
+        .expect("snappy compresses any input below 4 GiB");
+    out.truncate(payload_at + n);
+    let crc = crc32fast::hash(&out[payload_at..]);
+    out[start..start + 4].copy_from_slice(&(n as u32).to_le_bytes());
+    out[start + 4..payload_at].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// One sample of a sample record (see [`Record`]).
+fn put_sample(out: &mut Vec<u8>, series: u64, timestamp_ms: i64, value: f64) {
+    put_varint(out, series);
+    // Zigzag, so pre-1970 timestamps stay short too.
+    put_varint(out, ((timestamp_ms << 1) ^ (timestamp_ms >> 63)) as u64);
+    out.extend_from_slice(&value.to_bits().to_le_bytes());
 }
 
 fn create_segment(dir: &Path, n: u64) -> io::Result<File> {
@@ -700,7 +732,7 @@ pub struct WalReader {
     resume: Position,
     file: Option<(u64, io::BufReader<File>, u64)>,
     /// Ref → labels for the current segment (segments are self-contained).
-    series: HashMap<u64, Labels>,
+    series: foldhash::HashMap<u64, Labels>,
     writer: Arc<Mutex<Writer>>,
 }
 
