@@ -3,11 +3,13 @@
 //! pipeline that holds secrets, checking none leaks into any response; then a
 //! two-node cluster whose pages a headless Debian chromium renders, checking the DOM
 //! for components, health, edges and both peers, and saving screenshots under
-//! `target/ui-screenshots/`.
+//! `target/ui-screenshots/`; and a 30-component chain whose graph folds to stay
+//! legible, with the live debugging view streaming its samples (and saying so when
+//! live debugging is off).
 
 mod support;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::mpsc;
@@ -437,6 +439,7 @@ fn api_routes_answer_and_never_show_secrets() {
         "/clustering",
         "/component/prometheus.scrape.s1",
         "/component/wrap.mod/prometheus.relabel.inner",
+        "/debug/prometheus.relabel.r1",
     ] {
         let (status, body) = call(&client, reqwest::Method::GET, &format!("{base}{path}"));
         assert_eq!(status, 200, "{path}");
@@ -469,6 +472,7 @@ fn api_routes_answer_and_never_show_secrets() {
     ] {
         assert!(metrics.contains(expected), "{expected} missing in {metrics}");
     }
+    // A gauge, written as a float ("28.0").
     let healthy: f64 = metrics
         .lines()
         .find_map(|l| {
@@ -563,6 +567,32 @@ fn attr_of(dom: &str, tag_start: &str, attr: &str) -> Option<String> {
     Some(tag[from..from + tag[from..].find('"')?].to_string())
 }
 
+/// The folder screenshots go to, `target/ui-screenshots/`.
+fn screenshots() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/ui-screenshots");
+    std::fs::create_dir_all(&p).expect("screenshot folder");
+    p.canonicalize().unwrap_or(p)
+}
+
+/// The scale the graph in `dom` is drawn at: its width over its viewBox's, after
+/// checking it fits the 1280×800 window.
+fn graph_scale(dom: &str) -> f64 {
+    let number = |attr: &str| -> f64 {
+        attr_of(dom, "<svg class=\"graph\"", attr)
+            .unwrap_or_else(|| panic!("svg {attr}: {dom}"))
+            .parse()
+            .expect("number")
+    };
+    let (width, height) = (number("width"), number("height"));
+    assert!(width <= 1280.0 && height <= 800.0, "{width}x{height}");
+    let view_box = attr_of(dom, "<svg class=\"graph\"", "viewBox").expect("viewBox");
+    let natural: Vec<f64> = view_box
+        .split(' ')
+        .map(|v| v.parse().expect("number"))
+        .collect();
+    width / natural[2]
+}
+
 #[test]
 fn pages_render_in_headless_chromium() {
     let Some(browser) = chromium() else {
@@ -586,15 +616,7 @@ fn pages_render_in_headless_chromium() {
         (c["samplesTotal"].as_u64()? > 0).then_some(())
     });
 
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/ui-screenshots")
-        .canonicalize()
-        .unwrap_or_else(|_| {
-            let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/ui-screenshots");
-            std::fs::create_dir_all(&p).expect("screenshot folder");
-            p
-        });
-    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    let shots = screenshots();
     let profile = dir.join("chromium-profile");
     let page = |path: &str, shot: &str| -> String {
         let url = format!("{}{path}", a.base);
@@ -643,22 +665,9 @@ fn pages_render_in_headless_chromium() {
         "{dom}"
     );
     assert!(dom.contains(" samples/s</text>"), "no edge rate: {dom}");
-    let width: f64 = attr_of(&dom, "<svg class=\"graph\"", "width")
-        .expect("svg width")
-        .parse()
-        .expect("number");
-    let height: f64 = attr_of(&dom, "<svg class=\"graph\"", "height")
-        .expect("svg height")
-        .parse()
-        .expect("number");
-    let view_box = attr_of(&dom, "<svg class=\"graph\"", "viewBox").expect("viewBox");
-    assert!(width <= 1280.0 && height <= 800.0, "{width}x{height}");
     // Legible: not shrunk below half size even with 30 components.
-    let natural: Vec<f64> = view_box
-        .split(' ')
-        .map(|v| v.parse().expect("number"))
-        .collect();
-    assert!(width / natural[2] >= 0.5, "scaled to {width} of {view_box}");
+    let scale = graph_scale(&dom);
+    assert!(scale >= 0.5, "scaled to {scale}");
     let dom = page("/graph/wrap.mod", "graph-module.png");
     assert_eq!(dom.matches("<g class=\"node ").count(), 1, "{dom}");
 
@@ -685,4 +694,331 @@ fn pages_render_in_headless_chromium() {
     eprintln!("screenshots in {}", shots.display());
     drop(b);
     drop(a);
+}
+
+/// A child process killed when dropped.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A headless chromium driven over the DevTools protocol, for pages whose content
+/// arrives over a stream: `--dump-dom` runs virtual time ahead of the real stream
+/// and dumps before the first entry arrives, so this polls the live DOM instead.
+struct Devtools {
+    _browser: KillOnDrop,
+    socket: std::net::TcpStream,
+    next_id: u64,
+}
+
+impl Devtools {
+    /// Opens `url` in a 1280×800 window and connects to its page's DevTools socket.
+    fn open(browser: &Path, profile: &Path, url: &str) -> Devtools {
+        let port_file = profile.join("DevToolsActivePort");
+        let _ = std::fs::remove_file(&port_file);
+        let child = KillOnDrop(
+            Command::new(browser)
+                .args([
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                    "--hide-scrollbars",
+                    "--window-size=1280,800",
+                    "--remote-debugging-port=0",
+                ])
+                .arg(format!("--user-data-dir={}", profile.display()))
+                .arg(url)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("chromium starts"),
+        );
+        // Chromium writes the port it chose into the profile.
+        let port = eventually("chromium's DevTools port", || {
+            let text = std::fs::read_to_string(&port_file).ok()?;
+            text.lines().next()?.trim().parse::<u16>().ok()
+        });
+        let socket_path = eventually("the page target", || {
+            let (status, body) = call(
+                &http(),
+                reqwest::Method::GET,
+                &format!("http://127.0.0.1:{port}/json/list"),
+            );
+            let targets: serde_json::Value = serde_json::from_str(&body).ok()?;
+            let page = targets.as_array()?.iter().find(|t| t["type"] == "page")?;
+            let ws = page["webSocketDebuggerUrl"].as_str()?;
+            let path = &ws[ws.find("/devtools/")?..];
+            (status == 200).then(|| path.to_string())
+        });
+        let mut socket = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        socket
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let request = format!(
+            "GET {socket_path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\n\r\n"
+        );
+        socket.write_all(request.as_bytes()).expect("handshake");
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            socket.read_exact(&mut byte).expect("handshake answer");
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head);
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        Devtools {
+            _browser: child,
+            socket,
+            next_id: 0,
+        }
+    }
+
+    /// Sends one DevTools command and returns its result.
+    fn command(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let text = serde_json::json!({"id": id, "method": method, "params": params}).to_string();
+        // A masked, final text frame, as a WebSocket client must send.
+        let mut frame = vec![0x81u8];
+        let len = text.len();
+        if len < 126 {
+            frame.push(0x80 | len as u8);
+        } else if len <= u16::MAX as usize {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(len as u16).to_be_bytes());
+        } else {
+            frame.push(0x80 | 127);
+            frame.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+        let mask = [0x37u8, 0xfa, 0x21, 0x3d];
+        frame.extend_from_slice(&mask);
+        frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.socket.write_all(&frame).expect("send");
+        loop {
+            let message: serde_json::Value =
+                serde_json::from_slice(&self.read_message()).expect("DevTools answers JSON");
+            if message["id"] == id {
+                assert!(message.get("error").is_none(), "{method}: {message}");
+                return message["result"].clone();
+            }
+        }
+    }
+
+    /// One whole message from the socket (frames joined until the final one).
+    fn read_message(&mut self) -> Vec<u8> {
+        let mut payload = Vec::new();
+        loop {
+            let mut head = [0u8; 2];
+            self.socket.read_exact(&mut head).expect("frame");
+            let mut len = (head[1] & 0x7f) as u64;
+            if len == 126 {
+                let mut ext = [0u8; 2];
+                self.socket.read_exact(&mut ext).expect("length");
+                len = u16::from_be_bytes(ext) as u64;
+            } else if len == 127 {
+                let mut ext = [0u8; 8];
+                self.socket.read_exact(&mut ext).expect("length");
+                len = u64::from_be_bytes(ext);
+            }
+            let start = payload.len();
+            payload.resize(start + len as usize, 0);
+            self.socket
+                .read_exact(&mut payload[start..])
+                .expect("payload");
+            if head[0] & 0x80 != 0 {
+                return payload;
+            }
+        }
+    }
+
+    /// The page's DOM as HTML.
+    fn dom(&mut self) -> String {
+        let result = self.command(
+            "Runtime.evaluate",
+            serde_json::json!({"expression": "document.documentElement.outerHTML", "returnByValue": true}),
+        );
+        result["result"]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Polls the DOM (at most 20 s) until `done` says it is complete, then saves a
+    /// screenshot to `png` and returns that DOM.
+    fn wait_for_dom(&mut self, what: &str, png: &Path, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let dom = loop {
+            let dom = self.dom();
+            if done(&dom) {
+                break dom;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {dom}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let shot = self.command(
+            "Page.captureScreenshot",
+            serde_json::json!({"format": "png"}),
+        );
+        let data = shot["data"].as_str().expect("screenshot data");
+        std::fs::write(png, base64_decode(data)).expect("screenshot written");
+        dom
+    }
+}
+
+/// Standard base64 (the DevTools screenshot encoding) to bytes.
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => (c - b'A') as u32,
+            b'a'..=b'z' => (c - b'a' + 26) as u32,
+            b'0'..=b'9' => (c - b'0' + 52) as u32,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("not base64: {c}"),
+        }
+    };
+    let digits: Vec<u8> = text.bytes().filter(|&c| c != b'=').collect();
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let mut acc = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            acc |= value(c) << (18 - 6 * i);
+        }
+        let bytes = acc.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    out
+}
+
+/// Components in the chain of [`chain`].
+const CHAIN: usize = 30;
+
+/// A linear chain of [`CHAIN`] components: the self exporter, its scrape and
+/// relabels each forwarding to the next, relabel `c{i}` tagging samples `hop-{i}`;
+/// `live` adds the `livedebugging` block.
+fn chain(live: bool) -> String {
+    let relabels = CHAIN - 2;
+    let mut text = String::new();
+    if live {
+        text.push_str("livedebugging {\n  enabled = true\n}\n\n");
+    }
+    text.push_str(
+        r#"prometheus.exporter.self "me" { }
+
+prometheus.scrape "me" {
+  targets         = prometheus.exporter.self.me.targets
+  forward_to      = [prometheus.relabel.c0.receiver]
+  scrape_interval = "1s"
+  scrape_timeout  = "900ms"
+}
+"#,
+    );
+    for i in 0..relabels {
+        let forward = if i + 1 < relabels {
+            format!("prometheus.relabel.c{}.receiver", i + 1)
+        } else {
+            String::new()
+        };
+        text.push_str(&format!(
+            r#"
+prometheus.relabel "c{i}" {{
+  forward_to = [{forward}]
+  rule {{
+    action       = "replace"
+    target_label = "hop"
+    replacement  = "hop-{i}"
+  }}
+}}
+"#
+        ));
+    }
+    text
+}
+
+#[test]
+fn a_long_chain_folds_legibly_and_live_debugging_streams() {
+    let Some(browser) = chromium() else {
+        return;
+    };
+    let dir = scratch("chain");
+    std::fs::write(dir.join("config.alloy"), chain(true)).expect("config");
+    let node = Node::start(&dir, "node-c", "127.0.0.1:0", &[]);
+    let last = format!("prometheus.relabel.c{}", CHAIN - 3);
+    eventually("samples at the end of the chain", || {
+        let c = get_json(&node.base, &format!("/api/v0/web/components/{last}"));
+        (c["samplesTotal"].as_u64()? > 0).then_some(())
+    });
+    let shots = screenshots();
+    let profile = dir.join("chromium-profile");
+    let page = |path: &str, shot: &str| -> String {
+        let url = format!("{}{path}", node.base);
+        let dom = browse(&browser, &profile, &url, None);
+        browse(&browser, &profile, &url, Some(&shots.join(shot)));
+        assert!(!dom.contains("Could not"), "{path}: {dom}");
+        dom
+    };
+
+    // Thirty components in a row fold into bands instead of shrinking out of sight.
+    let dom = page("/graph", "graph-chain.png");
+    assert_eq!(dom.matches("<g class=\"node ").count(), CHAIN, "{dom}");
+    let scale = graph_scale(&dom);
+    assert!(scale >= 0.5, "a {CHAIN}-component chain drawn at {scale}");
+    let bands: usize = attr_of(&dom, "<svg class=\"graph\"", "data-bands")
+        .expect("bands")
+        .parse()
+        .expect("number");
+    assert!(bands > 1, "{bands} bands");
+    assert_eq!(dom.matches("<g class=\"edge\"").count(), CHAIN - 1, "{dom}");
+
+    // The component page links to the live view, which shows streamed samples.
+    let dom = page(&format!("/component/{last}"), "component-chain.png");
+    assert!(
+        dom.contains(&format!("href=\"debug/{last}\"")),
+        "no live debugging link: {dom}"
+    );
+    let mut tools = Devtools::open(&browser, &profile, &format!("{}/debug/{last}", node.base));
+    let dom = tools.wait_for_dom(
+        "streamed entries",
+        &shots.join("live-debugging.png"),
+        |dom| dom.matches("<div class=\"entry\">").count() >= 10,
+    );
+    drop(tools);
+    let entries = dom.matches("<div class=\"entry\">").count();
+    assert!(entries > 0, "no streamed entries: {dom}");
+    assert!(entries <= 1000, "{entries} entries kept");
+    assert!(dom.contains(&format!("hop-{}", CHAIN - 3)), "{dom}");
+    assert!(dom.contains("alloy_build_info"), "{dom}");
+    assert!(!dom.contains("live debugging is disabled"), "{dom}");
+
+    // Without the block the view says live debugging is off.
+    std::fs::write(dir.join("config.alloy"), chain(false)).expect("config");
+    let (status, body) = call(
+        &http(),
+        reqwest::Method::POST,
+        &format!("{}/-/reload", node.base),
+    );
+    assert_eq!(status, 200, "{body}");
+    let dom = page(&format!("/debug/{last}"), "live-debugging-disabled.png");
+    assert!(
+        dom.contains(
+            "<p id=\"live-status\" class=\"notice\" role=\"status\">live debugging is disabled"
+        ),
+        "{dom}"
+    );
+    assert!(!dom.contains("<div class=\"entry\">"), "{dom}");
+    drop(node);
 }

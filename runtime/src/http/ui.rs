@@ -18,6 +18,7 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/", get(page))
         .route("/component/{*id}", get(page))
+        .route("/debug/{*id}", get(page))
         .route("/graph", get(page))
         .route("/graph/{*module}", get(page))
         .route("/clustering", get(page))

@@ -155,6 +155,7 @@ function pageComponent(id) {
     const c = await getJSON("api/v0/web/components/" + id.split("/").map(encodeURIComponent).join("/"));
     const parts = [
       el("h1", {}, badge(c.health), " ", c.localID),
+      el("p", {}, el("a", { id: "live-link", href: "debug/" + id.split("/").map(encodeURIComponent).join("/") }, "Live debugging")),
       c.moduleID ? el("p", {}, "In module ", el("a", { href: componentHref(c.moduleID) }, c.moduleID),
         " · ", el("a", { href: "graph/" + c.moduleID }, "module graph")) : null,
       el("p", { id: "health-message" }, c.health.message, el("span", { class: "muted" }, " (" + c.health.updatedTime + ")")),
@@ -181,10 +182,22 @@ function pageComponent(id) {
 // --- Graph ----------------------------------------------------------------------
 
 const NODE_W = 240, NODE_H = 40, COL_GAP = 130, ROW_GAP = 8, PAD = 12;
+// A folded layout leaves BAND_GAP between bands and TURN on both sides for the
+// edges that turn round from one band into the next.
+const BAND_GAP = 56, TURN = 64;
+// Below this scale labels get hard to read, so a long chain folds instead.
+const MIN_SCALE = 0.5;
+
+function layoutKey(list) {
+  return list.map((c) => c.localID + ">" + (c.dataFlowEdgesTo || []).join(",")).join(";");
+}
 
 // Layered layout: a component's column is the longest data-flow path reaching it;
-// rows follow the mean row of its predecessors, which keeps most edges short.
-function layout(list) {
+// rows follow the mean row of its predecessors, which keeps most edges short. When
+// the columns are too many to fit `availW`×`availH` at MIN_SCALE, they fold into
+// bands stacked top to bottom, every other band running right to left (a
+// serpentine), so the edge from one band into the next is a short turn at the side.
+function layout(list, availW, availH) {
   const byId = new Map(list.map((c) => [c.localID, c]));
   const preds = new Map(list.map((c) => [c.localID, []]));
   const edges = [];
@@ -234,17 +247,70 @@ function layout(list) {
     }
     col.forEach((id, j) => row.set(id, j));
   });
-  const rows = Math.max(1, ...columns.map((c) => c.length));
-  const height = PAD * 2 + rows * NODE_H + (rows - 1) * ROW_GAP;
+
+  const n = Math.max(1, columns.length);
+  const stack = (count) => Math.max(1, count) * NODE_H + (Math.max(1, count) - 1) * ROW_GAP;
+  // The size of the graph with `per` columns in each band.
+  const measure = (per) => {
+    const bands = Math.ceil(n / per);
+    const side = bands > 1 ? TURN : 0;
+    const heights = [];
+    for (let b = 0; b < bands; b++) {
+      const cols = columns.slice(b * per, (b + 1) * per);
+      heights.push(stack(Math.max(1, ...cols.map((c) => (c ? c.length : 0)))));
+    }
+    const width = PAD * 2 + side * 2 + per * NODE_W + (per - 1) * COL_GAP;
+    const height = PAD * 2 + heights.reduce((s, h) => s + h, 0) + (bands - 1) * BAND_GAP;
+    return { per, side, heights, width, height, scale: Math.min(1, availW / width, availH / height) };
+  };
+  let best = measure(n);
+  if (best.scale < MIN_SCALE) {
+    for (let per = n - 1; per >= 1; per--) {
+      const m = measure(per);
+      if (m.scale > best.scale) best = m;
+    }
+  }
+
   const pos = new Map();
-  columns.forEach((col, i) => {
-    // Centre short columns vertically.
-    const used = col.length * NODE_H + (col.length - 1) * ROW_GAP;
-    const top = (height - used) / 2;
-    col.forEach((id, j) => pos.set(id, { x: PAD + i * (NODE_W + COL_GAP), y: top + j * (NODE_H + ROW_GAP) }));
+  let top = PAD;
+  best.heights.forEach((bandH, b) => {
+    const dir = b % 2 === 0 ? 1 : -1;
+    for (let k = 0; k < best.per; k++) {
+      const col = columns[b * best.per + k] || [];
+      const slot = dir > 0 ? k : best.per - 1 - k;
+      // Centre short columns vertically in their band.
+      const y0 = top + (bandH - stack(col.length)) / 2;
+      col.forEach((id, j) => pos.set(id, {
+        x: PAD + best.side + slot * (NODE_W + COL_GAP), y: y0 + j * (NODE_H + ROW_GAP), band: b, dir,
+      }));
+    }
+    top += bandH + BAND_GAP;
   });
-  const width = PAD * 2 + Math.max(1, columns.length) * NODE_W + Math.max(0, columns.length - 1) * COL_GAP;
-  return { pos, edges, width, height, key: list.map((c) => c.localID + ">" + (c.dataFlowEdgesTo || []).join(",")).join(";") };
+  return {
+    pos, edges, width: best.width, height: best.height, scale: best.scale,
+    bands: best.heights.length, key: layoutKey(list),
+  };
+}
+
+// The path of an edge and where its rate label goes. Edges leave a node on the side
+// its band flows towards and enter on the other; one that changes band bends round
+// through the side margin.
+function edgePath(a, b) {
+  const x1 = a.dir > 0 ? a.x + NODE_W : a.x, y1 = a.y + NODE_H / 2;
+  const x2 = b.dir > 0 ? b.x : b.x + NODE_W, y2 = b.y + NODE_H / 2;
+  if (a.band === b.band) {
+    const mx = (x1 + x2) / 2;
+    return {
+      d: `M ${x1} ${y1} C ${mx} ${y1}, ${mx} ${y2}, ${x2} ${y2}`,
+      label: { x: x1 + 6 * a.dir, y: y1 - 6, anchor: a.dir > 0 ? "start" : "end" },
+    };
+  }
+  const reach = TURN + 16;
+  return {
+    d: `M ${x1} ${y1} C ${x1 + a.dir * reach} ${y1}, ${x2 - b.dir * reach} ${y2}, ${x2} ${y2}`,
+    // Under the source, in the gap between the bands.
+    label: { x: x1 - 6 * a.dir, y: a.y + NODE_H + 16, anchor: a.dir > 0 ? "end" : "start" },
+  };
 }
 
 function shorten(text, max) {
@@ -252,27 +318,25 @@ function shorten(text, max) {
 }
 
 function drawGraph(list, moduleID, box) {
-  const g = layout(list);
   // Scale to the space left in the window, never above natural size: the whole
   // graph stays visible in a 1280×800 window without scrolling.
   const availW = Math.max(320, box.clientWidth || window.innerWidth - 40);
   const availH = Math.max(240, window.innerHeight - box.getBoundingClientRect().top - 8);
-  const scale = Math.min(1, availW / g.width, availH / g.height);
+  const g = layout(list, availW, availH);
+  const scale = g.scale;
   const root = svg("svg", {
     class: "graph", id: "graph", role: "img", "aria-label": "Component graph",
     viewBox: "0 0 " + g.width + " " + g.height,
     width: Math.floor(g.width * scale), height: Math.floor(g.height * scale),
-    "data-layout": g.key,
+    "data-layout": g.key, "data-bands": g.bands,
   });
   root.appendChild(svg("defs", {}, svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: "10", refY: "5", markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse" },
     svg("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#57606a" }))));
   for (const [from, to] of g.edges) {
-    const a = g.pos.get(from), b = g.pos.get(to);
-    const x1 = a.x + NODE_W, y1 = a.y + NODE_H / 2, x2 = b.x, y2 = b.y + NODE_H / 2;
-    const mx = (x1 + x2) / 2;
-    const label = svg("text", { x: x1 + 6, y: y1 - 6, class: "rate", "data-from": from }, "");
+    const e = edgePath(g.pos.get(from), g.pos.get(to));
+    const label = svg("text", { x: e.label.x, y: e.label.y, "text-anchor": e.label.anchor, class: "rate", "data-from": from }, "");
     root.appendChild(svg("g", { class: "edge", "data-from": from, "data-to": to },
-      svg("path", { d: `M ${x1} ${y1} C ${mx} ${y1}, ${mx} ${y2}, ${x2} ${y2}`, "marker-end": "url(#arrow)" }),
+      svg("path", { d: e.d, "marker-end": "url(#arrow)" }),
       label));
   }
   for (const c of list) {
@@ -315,18 +379,104 @@ function pageGraph(moduleID) {
       el("span", { class: "muted" }, "Edges follow data flow, labelled in samples/s. ⊞ opens a module.")),
     el("div", { class: "graph-wrap", id: "graph-box" }, "Loading…")].filter(Boolean));
   const box = document.getElementById("graph-box");
+  // A new window size may fold the graph differently: redraw at the next refresh.
+  window.addEventListener("resize", () => {
+    const root = document.getElementById("graph");
+    if (root) root.removeAttribute("data-layout");
+  });
   refresh(async () => {
     const list = await getJSON(url);
     clearError();
     let root = document.getElementById("graph");
-    const key = layout(list).key;
-    if (!root || root.getAttribute("data-layout") !== key) {
+    if (!root || root.getAttribute("data-layout") !== layoutKey(list)) {
       box.replaceChildren();
       root = drawGraph(list, moduleID, box);
       box.appendChild(root);
     }
     updateGraph(root, list);
   });
+}
+
+// --- Live debugging -------------------------------------------------------------
+
+// Entries kept on screen; older ones are dropped so a busy component cannot grow the
+// page without bound.
+const LIVE_MAX = 1000;
+// What separates entries in the stream of /api/v0/web/debug/{id}.
+const LIVE_SEPARATOR = "|;|";
+
+function pageDebug(id) {
+  clearInterval(timer);
+  const path = id.split("/").map(encodeURIComponent).join("/");
+  const status = el("p", { id: "live-status", class: "muted", role: "status" }, "Connecting…");
+  const lines = el("div", { id: "live-lines", class: "live" });
+  const pause = el("button", { id: "live-pause", type: "button" }, "Pause");
+  const clear = el("button", { id: "live-clear", type: "button" }, "Clear");
+  const prob = el("input", { id: "live-prob", type: "number", min: "0", max: "1", step: "0.01", value: "1" });
+  app.replaceChildren(
+    el("h1", {}, "Live debugging: ", el("a", { href: componentHref(id) }, id)),
+    el("div", { class: "live-controls" }, pause, clear,
+      el("label", { for: "live-prob" }, "Sample probability "), prob,
+      el("span", { class: "muted", id: "live-count" }, "")),
+    status, lines);
+  let paused = false;
+  let controller = null;
+  const count = () => {
+    document.getElementById("live-count").textContent = lines.childElementCount + " entries shown (at most " + LIVE_MAX + ")";
+  };
+  const add = (entry) => {
+    if (paused || entry === "") return;
+    lines.appendChild(el("div", { class: "entry" }, entry));
+    while (lines.childElementCount > LIVE_MAX) lines.firstElementChild.remove();
+    count();
+  };
+  pause.addEventListener("click", () => {
+    paused = !paused;
+    pause.textContent = paused ? "Resume" : "Pause";
+  });
+  clear.addEventListener("click", () => {
+    lines.replaceChildren();
+    count();
+  });
+  // Reads the stream, splitting on the separator; text left when the stream ends
+  // without a separator is the server's message (live debugging disabled, say).
+  const connect = async () => {
+    if (controller) controller.abort();
+    const mine = new AbortController();
+    controller = mine;
+    const p = Number(prob.value);
+    const query = Number.isFinite(p) && p >= 0 && p <= 1 ? "?sampleProb=" + p : "";
+    status.textContent = "Connecting…";
+    try {
+      const resp = await fetch("api/v0/web/debug/" + path + query, { cache: "no-store", signal: mine.signal });
+      if (!resp.ok) throw new Error(resp.status + " " + (await resp.text()));
+      status.textContent = "Streaming the entries of " + id + " as they happen.";
+      const reader = resp.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        const parts = buffer.split(LIVE_SEPARATOR);
+        buffer = parts.pop();
+        parts.forEach(add);
+      }
+      buffer += decoder.decode();
+      if (controller !== mine) return;
+      if (buffer.trim()) {
+        status.textContent = buffer.trim();
+        status.className = "notice";
+      } else {
+        status.textContent = "The stream ended; change the sample probability to reconnect.";
+      }
+    } catch (err) {
+      if (controller === mine && err.name !== "AbortError") status.textContent = "Could not stream: " + err.message;
+    }
+  };
+  prob.addEventListener("change", connect);
+  count();
+  connect();
 }
 
 // --- Clustering -----------------------------------------------------------------
@@ -368,6 +518,7 @@ function route() {
   const path = decodeURIComponent(location.pathname.slice(base.length));
   let nav = "components";
   if (path.startsWith("component/")) pageComponent(path.slice("component/".length));
+  else if (path.startsWith("debug/")) pageDebug(path.slice("debug/".length));
   else if (path === "graph" || path.startsWith("graph/")) { nav = "graph"; pageGraph(path.slice("graph/".length)); }
   else if (path === "clustering") { nav = "clustering"; pageClustering(); }
   else pageList();
