@@ -1,8 +1,8 @@
 //! Clustering with real `ferroalloy run` processes on 127.0.0.1: joining through
 //! `--cluster.join-addresses`, failure detection after `kill -9`, a graceful leave,
 //! `--cluster.name` isolation, `--cluster.wait-for-size` readiness and gossip over
-//! mutual TLS (`--cluster.enable-tls`). Every wait is
-//! bounded; measured times are printed (`cargo test -- --nocapture` shows them).
+//! mutual TLS (`--cluster.enable-tls`). Every wait is bounded; measured times are
+//! printed (`cargo test -- --nocapture` shows them).
 
 mod support;
 
