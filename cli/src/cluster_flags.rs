@@ -1,7 +1,7 @@
 //! The `--cluster.*` flags of `run` (CLUSTERING.md §2), with upstream's names and
 //! defaults, and how they become the runtime's `ClusterOptions`.
 
-use alloy_runtime::cluster::ClusterOptions;
+use alloy_runtime::cluster::{ClusterOptions, GossipTls};
 use alloy_runtime::duration::GoDuration;
 use anyhow::{bail, Context, Result};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -56,23 +56,28 @@ pub struct ClusterArgs {
     #[arg(long = "cluster.wait-timeout", default_value = "0s", value_parser = parse_duration)]
     wait_timeout: std::time::Duration,
 
-    /// Gossip over TLS (not supported yet).
+    /// Gossip to peers over HTTPS. Needs `--cluster.tls-ca-path`,
+    /// `--cluster.tls-cert-path` and `--cluster.tls-key-path`; peers serve HTTPS through
+    /// their `http { tls { ... } }` block.
     #[arg(long = "cluster.enable-tls", num_args = 0..=1, default_value = "false", default_missing_value = "true", action = clap::ArgAction::Set)]
     enable_tls: bool,
 
-    /// CA file for gossip TLS (not supported yet).
+    /// PEM file of the CA that signed the peers' certificates; the only CA trusted for
+    /// gossip. Used with `--cluster.enable-tls`.
     #[arg(long = "cluster.tls-ca-path", default_value = "")]
     tls_ca_path: String,
 
-    /// Certificate file for gossip TLS (not supported yet).
+    /// PEM certificate this node presents to peers as its client certificate. Used with
+    /// `--cluster.enable-tls`.
     #[arg(long = "cluster.tls-cert-path", default_value = "")]
     tls_cert_path: String,
 
-    /// Key file for gossip TLS (not supported yet).
+    /// PEM private key of `--cluster.tls-cert-path`. Used with `--cluster.enable-tls`.
     #[arg(long = "cluster.tls-key-path", default_value = "")]
     tls_key_path: String,
 
-    /// Server name for gossip TLS (not supported yet).
+    /// The name peers' certificates are verified against; empty verifies against the
+    /// address a peer is reached on. Used with `--cluster.enable-tls`.
     #[arg(long = "cluster.tls-server-name", default_value = "")]
     tls_server_name: String,
 
@@ -89,18 +94,7 @@ impl ClusterArgs {
     /// Checks the flags and resolves names. `http_port` is the port the HTTP server
     /// actually listens on.
     pub async fn options(&self, http_port: u16) -> Result<ClusterOptions> {
-        if self.enable_tls
-            || [
-                &self.tls_ca_path,
-                &self.tls_cert_path,
-                &self.tls_key_path,
-                &self.tls_server_name,
-            ]
-            .iter()
-            .any(|s| !s.is_empty())
-        {
-            bail!("--cluster.enable-tls and the --cluster.tls-* flags are not supported yet");
-        }
+        let tls = self.gossip_tls()?;
         if !self.discover_peers.is_empty() {
             if !self.join_addresses.is_empty() {
                 // Upstream's check, kept so the message matches its docs.
@@ -138,7 +132,48 @@ impl ClusterArgs {
             max_join_peers: self.max_join_peers,
             wait_for_size: self.wait_for_size,
             wait_timeout: Some(self.wait_timeout).filter(|t| !t.is_zero()),
+            tls,
         })
+    }
+
+    /// The gossip client's TLS configuration with `--cluster.enable-tls`. Like
+    /// upstream, the CA, certificate and key are all required then, and bad files stop
+    /// the start (even with clustering off, as upstream loads them regardless); without
+    /// the flag the other `--cluster.tls-*` flags have no effect, which we say.
+    fn gossip_tls(&self) -> Result<Option<GossipTls>> {
+        let files = [
+            ("--cluster.tls-ca-path", &self.tls_ca_path),
+            ("--cluster.tls-cert-path", &self.tls_cert_path),
+            ("--cluster.tls-key-path", &self.tls_key_path),
+        ];
+        if !self.enable_tls {
+            let set: Vec<&str> = files
+                .iter()
+                .map(|(flag, value)| (*flag, value.as_str()))
+                .chain([("--cluster.tls-server-name", self.tls_server_name.as_str())])
+                .filter(|(_, value)| !value.is_empty())
+                .map(|(flag, _)| flag)
+                .collect();
+            if !set.is_empty() {
+                tracing::warn!(
+                    flags = set.join(","),
+                    "TLS flags are ignored without --cluster.enable-tls; gossip stays plain HTTP."
+                );
+            }
+            return Ok(None);
+        }
+        let mut pems = Vec::new();
+        for (flag, path) in files {
+            if path.is_empty() {
+                bail!("--cluster.enable-tls needs {flag}");
+            }
+            let pem =
+                std::fs::read(path).with_context(|| format!("failed to read {flag} {path:?}"))?;
+            pems.push(pem);
+        }
+        GossipTls::from_pem(&pems[0], &pems[1], &pems[2], &self.tls_server_name)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("invalid gossip TLS settings: {e}"))
     }
 }
 

@@ -1,7 +1,8 @@
 //! Clustering with real `ferroalloy run` processes on 127.0.0.1: joining through
 //! `--cluster.join-addresses`, failure detection after `kill -9`, a graceful leave,
-//! `--cluster.name` isolation and `--cluster.wait-for-size` readiness. Every wait is
-//! bounded; measured times are printed (`cargo test -- --nocapture` shows them).
+//! `--cluster.name` isolation, `--cluster.wait-for-size` readiness and gossip over
+//! mutual TLS (`--cluster.enable-tls`). Every wait is bounded; measured times are
+//! printed (`cargo test -- --nocapture` shows them).
 
 mod support;
 
@@ -43,6 +44,18 @@ impl Node {
 
     /// [`Node::start`] listening on `listen`.
     fn start_on(dir: &Path, name: &str, listen: &str, extra: &[&str]) -> Node {
+        Node::start_with(dir, name, listen, extra, None)
+    }
+
+    /// [`Node::start_on`]; with `https`, the node serves HTTPS (its config has an
+    /// `http { tls { ... } }` block) and the test talks to it through that client.
+    fn start_with(
+        dir: &Path,
+        name: &str,
+        listen: &str,
+        extra: &[&str],
+        https: Option<reqwest::blocking::Client>,
+    ) -> Node {
         let data = dir.join(name);
         std::fs::create_dir_all(&data).expect("node folder");
         let (child, lines) = spawn_logged(
@@ -67,15 +80,18 @@ impl Node {
                 .env("NO_COLOR", "1")
                 .env("RUST_LOG", "info"),
         );
+        let scheme = if https.is_some() { "https" } else { "http" };
         let mut node = Node {
             child,
             lines,
             seen: Vec::new(),
             base: String::new(),
-            client: reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .build()
-                .expect("client"),
+            client: https.unwrap_or_else(|| {
+                reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .build()
+                    .expect("client")
+            }),
         };
         let line = node.wait_for("now listening for http traffic");
         let addr = line
@@ -84,14 +100,16 @@ impl Node {
             .and_then(|rest| rest.split_whitespace().next())
             .unwrap_or_else(|| panic!("no address in {line:?}"))
             .to_string();
-        node.base = format!("http://{addr}");
+        node.base = format!("{scheme}://{addr}");
         node.wait_for("ferroalloy is running");
         node
     }
 
     /// `host:port` of the HTTP server, which is also the gossip address.
     fn addr(&self) -> &str {
-        self.base.trim_start_matches("http://")
+        self.base
+            .split_once("://")
+            .map_or(&self.base, |(_, addr)| addr)
     }
 
     /// Waits (at most 20 s) for a stderr line containing `needle`.
@@ -310,11 +328,31 @@ fn wait_for_size_holds_work_until_enough_participants_or_the_timeout() {
 }
 
 #[test]
-fn unsupported_cluster_flags_are_refused_with_a_reason() {
+fn unsupported_or_bad_cluster_flags_are_refused_with_a_reason() {
     let dir = work_dir("refused");
     for (flags, says) in [
-        (&["--cluster.enable-tls"][..], "not supported yet"),
-        (&["--cluster.tls-ca-path=ca.pem"][..], "not supported yet"),
+        (
+            &["--cluster.enable-tls"][..],
+            "--cluster.enable-tls needs --cluster.tls-ca-path",
+        ),
+        (
+            &[
+                "--cluster.enable-tls",
+                "--cluster.tls-ca-path=missing.pem",
+                "--cluster.tls-cert-path=config.alloy",
+                "--cluster.tls-key-path=config.alloy",
+            ][..],
+            "failed to read --cluster.tls-ca-path \"missing.pem\"",
+        ),
+        (
+            &[
+                "--cluster.enable-tls",
+                "--cluster.tls-ca-path=config.alloy",
+                "--cluster.tls-cert-path=config.alloy",
+                "--cluster.tls-key-path=config.alloy",
+            ][..],
+            "no certificate found in --cluster.tls-ca-path",
+        ),
         (
             &["--cluster.discover-peers=provider=k8s"][..],
             "--cluster.discover-peers is not supported yet",
@@ -343,6 +381,102 @@ fn unsupported_cluster_flags_are_refused_with_a_reason() {
         assert!(!out.status.success(), "{flags:?} was accepted");
         assert!(stderr.contains(says), "{flags:?}: {stderr}");
     }
+}
+
+/// A test CA and one node certificate it signed for 127.0.0.1 and `gossip.test`
+/// (used both to serve and as the client certificate, as a node's one identity), as
+/// PEM files in `dir`; returns a test client for the nodes' HTTPS servers.
+fn make_cluster_certs(dir: &Path) -> reqwest::blocking::Client {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let params =
+        CertificateParams::new(vec!["127.0.0.1".to_string(), "gossip.test".to_string()]).unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
+    std::fs::write(dir.join("node.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("node.key"), key.serialize_pem()).unwrap();
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .tls_certs_only([reqwest::Certificate::from_pem(ca_cert.pem().as_bytes()).unwrap()])
+        .identity(
+            reqwest::Identity::from_pem(
+                format!("{}{}", cert.pem(), key.serialize_pem()).as_bytes(),
+            )
+            .unwrap(),
+        )
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn gossip_over_tls_joins_tls_nodes_and_keeps_plain_or_misnamed_ones_out() {
+    let dir = work_dir("tls");
+    let client = make_cluster_certs(&dir);
+    let file = |name: &str| dir.join(name).display().to_string();
+    // Every node serves HTTPS and only talks to clients the CA vouches for.
+    std::fs::write(
+        dir.join("config.alloy"),
+        format!(
+            "http {{\n\ttls {{\n\t\tcert_file = {:?}\n\t\tkey_file = {:?}\n\t\tclient_ca_file = {:?}\n\t\tclient_auth_type = \"RequireAndVerifyClientCert\"\n\t}}\n}}\n",
+            file("node.pem"),
+            file("node.key"),
+            file("ca.pem"),
+        ),
+    )
+    .unwrap();
+    let ca = format!("--cluster.tls-ca-path={}", file("ca.pem"));
+    let cert = format!("--cluster.tls-cert-path={}", file("node.pem"));
+    let key = format!("--cluster.tls-key-path={}", file("node.key"));
+    let tls = ["--cluster.enable-tls", &ca, &cert, &key];
+    let listen = "127.0.0.1:0";
+
+    // node-a verifies peers against their IP address, node-b against a configured name.
+    let a = Node::start_with(&dir, "node-a", listen, &tls, Some(client.clone()));
+    let join = format!("--cluster.join-addresses={}", a.addr());
+    let b_flags = [&tls[..], &["--cluster.tls-server-name=gossip.test", &join]].concat();
+    let b = Node::start_with(&dir, "node-b", listen, &b_flags, Some(client.clone()));
+    let two = names(&["node-a", "node-b"]);
+    let took = wait_until(JOIN_BOUND, || {
+        a.participants() == two && b.participants() == two
+    })
+    .unwrap_or_else(|| panic!("no convergence over TLS: {:?} {:?}", a.peers(), b.peers()));
+    println!("2 nodes gossiping over mutual TLS converged {took:?} after the second was running");
+
+    // node-c has the files but not --cluster.enable-tls: it gossips in plain HTTP,
+    // which the TLS servers refuse. node-d speaks TLS but expects a name the
+    // certificates do not carry.
+    let c_flags = [ca.as_str(), &cert, &key, &join];
+    let mut c = Node::start_with(&dir, "node-c", listen, &c_flags, Some(client.clone()));
+    let d_flags = [&tls[..], &["--cluster.tls-server-name=other.test", &join]].concat();
+    let mut d = Node::start_with(&dir, "node-d", listen, &d_flags, Some(client.clone()));
+    c.saw("TLS flags are ignored without --cluster.enable-tls");
+    c.saw("Failed to join any peer; starting a new cluster.");
+    d.saw("Failed to join any peer; starting a new cluster.");
+    // For the right reasons: plain HTTP to a TLS port, and the name check.
+    let reason = |node: &Node| {
+        node.seen
+            .iter()
+            .find(|l| l.contains("Failed to reach a peer to join."))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert!(reason(&c).contains("(http://"), "{}", reason(&c));
+    assert!(
+        reason(&d).contains("certificate not valid for name \"other.test\""),
+        "{}",
+        reason(&d)
+    );
+    // Give gossip time to prove a negative: several probe and gossip rounds.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(a.participants(), two);
+    assert_eq!(b.participants(), two);
+    assert_eq!(c.participants(), names(&["node-c"]));
+    assert_eq!(d.participants(), names(&["node-d"]));
 }
 
 #[test]

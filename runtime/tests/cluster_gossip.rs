@@ -27,6 +27,7 @@ async fn node(net: &MemoryNetwork, name: &str, at: SocketAddr, join: &[SocketAdd
             advertise: at,
             cluster_name: String::new(),
             metrics: TransportMetrics::default(),
+            tls: None,
         },
         net.transport(at),
     );

@@ -15,6 +15,7 @@
 
 use super::membership::Membership;
 use super::peer::{Peer, PeerState, TransitionError};
+use super::transport_tls::GossipTls;
 use crate::component::BoxFuture;
 use foca::{AccumulatingRuntime, Config, Foca, Identity, OwnedNotification, PostcardCodec, Timer};
 use prometheus_client::metrics::counter::Counter;
@@ -106,6 +107,8 @@ pub struct GossipOptions {
     pub advertise: SocketAddr,
     pub cluster_name: String,
     pub metrics: TransportMetrics,
+    /// `--cluster.enable-tls`: send packets over HTTPS with this client configuration.
+    pub tls: Option<GossipTls>,
 }
 
 enum Command {
@@ -128,7 +131,7 @@ impl GossipMembership {
     /// Starts the gossip task with the HTTP transport. Must be called inside a tokio
     /// runtime.
     pub fn start(opts: GossipOptions) -> Result<Arc<GossipMembership>, String> {
-        let transport = HttpTransport::new(&opts.cluster_name)?;
+        let transport = HttpTransport::new(&opts.cluster_name, opts.tls.as_ref())?;
         Ok(GossipMembership::start_with(opts, Arc::new(transport)))
     }
 
@@ -279,21 +282,30 @@ pub trait PacketTransport: Send + Sync + 'static {
     fn send(&self, to: SocketAddr, packet: Vec<u8>) -> BoxFuture<Result<(), String>>;
 }
 
-/// Each packet is one POST to the peer's HTTP server.
+/// Each packet is one POST to the peer's HTTP server, over HTTPS with
+/// `--cluster.enable-tls`.
 pub struct HttpTransport {
     client: reqwest::Client,
+    scheme: &'static str,
     cluster_name: String,
 }
 
 impl HttpTransport {
-    pub fn new(cluster_name: &str) -> Result<HttpTransport, String> {
-        let client = reqwest::Client::builder()
+    pub fn new(cluster_name: &str, tls: Option<&GossipTls>) -> Result<HttpTransport, String> {
+        let mut builder = reqwest::Client::builder()
             .timeout(PACKET_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT);
+        if let Some(tls) = tls {
+            // The whole rustls configuration (roots, client certificate, verified
+            // name) is ours; reqwest's own TLS settings would add the system roots.
+            builder = builder.tls_backend_preconfigured(tls.client_config());
+        }
+        let client = builder
             .build()
             .map_err(|e| format!("building the gossip HTTP client: {e}"))?;
         Ok(HttpTransport {
             client,
+            scheme: if tls.is_some() { "https" } else { "http" },
             cluster_name: cluster_name.to_string(),
         })
     }
@@ -303,18 +315,31 @@ impl PacketTransport for HttpTransport {
     fn send(&self, to: SocketAddr, packet: Vec<u8>) -> BoxFuture<Result<(), String>> {
         let request = self
             .client
-            .post(format!("http://{to}{MESSAGE_PATH}"))
+            .post(format!("{}://{to}{MESSAGE_PATH}", self.scheme))
             .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
             .header(CLUSTER_NAME_HEADER, &self.cluster_name)
             .body(packet);
         Box::pin(async move {
-            let response = request.send().await.map_err(|e| e.to_string())?;
+            // The chain carries the TLS reason (unknown CA, name mismatch), which the
+            // top-level reqwest message leaves out.
+            let response = request.send().await.map_err(|e| error_chain(&e))?;
             match response.status() {
                 s if s.is_success() => Ok(()),
                 s => Err(format!("peer answered {s}")),
             }
         })
     }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// A transport plus the packet counters.

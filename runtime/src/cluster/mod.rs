@@ -17,6 +17,7 @@ pub mod memory;
 pub mod peer;
 pub mod ring;
 pub mod service;
+pub mod transport_tls;
 pub mod view;
 
 pub use admission::{Admission, Readiness};
@@ -28,4 +29,5 @@ pub use service::{
     Cluster, ClusterOptions, Explanation, ModuleHashGuard, ScrapeMetrics, SkippedPeer,
     HANDOFF_MARGIN,
 };
+pub use transport_tls::GossipTls;
 pub use view::{ClusterView, Op};

@@ -10,6 +10,7 @@ use super::gossip::{GossipMembership, GossipOptions, TransportMetrics};
 use super::membership::{LocalMembership, Membership};
 use super::peer::{Peer, PeerState};
 use super::ring::target_key;
+use super::transport_tls::GossipTls;
 use super::view::{ClusterView, Op};
 use crate::metrics::Metrics;
 use prometheus_client::metrics::counter::Counter;
@@ -53,6 +54,8 @@ pub struct ClusterOptions {
     pub wait_for_size: usize,
     /// `None` waits forever.
     pub wait_timeout: Option<Duration>,
+    /// `--cluster.enable-tls`: gossip to peers over HTTPS.
+    pub tls: Option<GossipTls>,
 }
 
 impl ClusterOptions {
@@ -69,6 +72,7 @@ impl ClusterOptions {
             max_join_peers: 0,
             wait_for_size: 0,
             wait_timeout: None,
+            tls: None,
         }
     }
 }
@@ -229,6 +233,7 @@ impl Cluster {
                 advertise: opts.advertise,
                 cluster_name: opts.cluster_name.clone(),
                 metrics: cluster_metrics.transport.clone(),
+                tls: opts.tls.clone(),
             })?
         } else {
             LocalMembership::new(&opts.node_name, &opts.advertise.to_string())
