@@ -5,7 +5,7 @@
 use alloy_runtime::cluster::gossip::{GossipMembership, GossipOptions, TransportMetrics};
 use alloy_runtime::cluster::memory::MemoryNetwork;
 use alloy_runtime::cluster::{
-    target_key, Cluster, ClusterOptions, PeerState, Ring, HANDOFF_MARGIN,
+    target_key, Cluster, ClusterOptions, Peer, PeerState, Ring, HANDOFF_MARGIN,
 };
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -21,6 +21,14 @@ fn addr(i: u8) -> SocketAddr {
 
 /// Starts a participating node on the network, joining `join`.
 async fn node(net: &MemoryNetwork, name: &str, at: SocketAddr, join: &[SocketAddr]) -> Cluster {
+    let cluster = viewer(net, name, at, join).await;
+    cluster.participate().await;
+    cluster
+}
+
+/// Starts a node on the network that joined `join` but has not loaded a
+/// configuration yet: a viewer.
+async fn viewer(net: &MemoryNetwork, name: &str, at: SocketAddr, join: &[SocketAddr]) -> Cluster {
     let membership = GossipMembership::start_with(
         GossipOptions {
             name: name.to_string(),
@@ -39,7 +47,6 @@ async fn node(net: &MemoryNetwork, name: &str, at: SocketAddr, join: &[SocketAdd
     opts.rejoin_interval = Duration::from_secs(10);
     let cluster = Cluster::with_membership_unregistered(opts, membership);
     cluster.join().await;
-    cluster.participate().await;
     cluster
 }
 
@@ -223,6 +230,69 @@ async fn a_healed_partition_merges_back() {
         .expect("the partition heals");
     println!("healed in {took:?} (virtual)");
     owners(&[&a, &b]);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// This node as its own view lists it.
+fn me(c: &Cluster) -> Peer {
+    c.peers()
+        .into_iter()
+        .find(|p| p.is_self)
+        .expect("a node always lists itself")
+}
+
+/// When `participate` returns, the node's own view shows it a participant. The
+/// gossip task used to answer the state change before publishing the new peer list,
+/// and the view could then be written with the list from before the change after
+/// the newer one: the node stayed a viewer in its own eyes for good (seen as a
+/// flaky `/api/v0/web/peers` in the CLI cluster tests). Two worker threads let the
+/// gossip task and the caller really run at the same time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_sees_its_own_state_change_as_soon_as_it_made_it() {
+    for round in 0..40 {
+        let net = MemoryNetwork::new();
+        let a = viewer(&net, "node-a", addr(1), &[]).await;
+        a.set_config_hash(&format!("hash-{round}"));
+        a.participate().await;
+        assert_eq!(me(&a).state, PeerState::Participant, "round {round}");
+        // The hash comes on its own time, but it comes, and the state stays.
+        wait_until(|| me(&a).config_hash == format!("hash-{round}"))
+            .await
+            .unwrap_or_else(|| panic!("round {round}: hash never shown: {:?}", a.peers()));
+        assert_eq!(me(&a).state, PeerState::Participant, "round {round}");
+        a.shutdown().await;
+    }
+}
+
+/// A burst of config hash changes, more than the gossip task's queue holds, while
+/// the task cannot run (one thread, no await in between): the latest hash is what
+/// the node shows and what its peer learns, none is dropped.
+#[tokio::test(start_paused = true)]
+async fn the_latest_config_hash_is_gossiped_however_many_come_at_once() {
+    let net = MemoryNetwork::new();
+    let a = node(&net, "node-a", addr(1), &[]).await;
+    let b = node(&net, "node-b", addr(2), &[addr(1)]).await;
+    wait_until(|| participants(&a).len() == 2 && participants(&b).len() == 2)
+        .await
+        .expect("2 nodes converge");
+    for i in 0..3000 {
+        b.set_config_hash(&format!("hash-{i}"));
+    }
+    let b_seen_by_a = || {
+        a.peers()
+            .into_iter()
+            .find(|p| p.name == "node-b")
+            .map(|p| (p.state, p.config_hash))
+    };
+    let took = wait_until(|| {
+        me(&b).config_hash == "hash-2999"
+            && b_seen_by_a() == Some((PeerState::Participant, "hash-2999".to_string()))
+    })
+    .await
+    .unwrap_or_else(|| panic!("the last hash was lost: {:?} {:?}", a.peers(), b.peers()));
+    println!("the last of 3000 hashes reached the peer in {took:?} (virtual)");
+    assert_eq!(me(&b).state, PeerState::Participant);
     a.shutdown().await;
     b.shutdown().await;
 }

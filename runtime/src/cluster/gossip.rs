@@ -114,7 +114,6 @@ pub struct GossipOptions {
 enum Command {
     Packet(Vec<u8>),
     SetState(PeerState, u64, oneshot::Sender<Result<(), TransitionError>>),
-    SetConfigHash(String),
     Join(Vec<SocketAddr>, oneshot::Sender<usize>),
     Leave(oneshot::Sender<()>),
 }
@@ -123,6 +122,10 @@ enum Command {
 /// handle talks to it through a channel.
 pub struct GossipMembership {
     commands: mpsc::Sender<Command>,
+    /// The config hash this node should gossip. A watch rather than a command: the
+    /// task always picks up the latest wanted hash, however busy the command channel
+    /// is, and hashes set in a burst fold into one identity change.
+    config_hash: watch::Sender<String>,
     peers: watch::Receiver<Vec<Peer>>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -153,6 +156,7 @@ impl GossipMembership {
         };
         let (commands, inbox) = mpsc::channel(INBOX);
         let (peers_tx, peers) = watch::channel(vec![to_peer(&me, true)]);
+        let (config_hash, wanted_hash) = watch::channel(String::new());
         let actor = Actor {
             foca: Foca::new(
                 me,
@@ -172,9 +176,10 @@ impl GossipMembership {
             warned_twin: false,
             seeds: Vec::new(),
         };
-        let task = tokio::spawn(actor.run(inbox));
+        let task = tokio::spawn(actor.run(inbox, wanted_hash));
         Arc::new(GossipMembership {
             commands,
+            config_hash,
             peers,
             task: Mutex::new(Some(task)),
         })
@@ -207,13 +212,8 @@ impl Membership for GossipMembership {
     }
 
     fn set_config_hash(&self, hash: String) {
-        if self
-            .commands
-            .try_send(Command::SetConfigHash(hash))
-            .is_err()
-        {
-            tracing::warn!("The gossip task is busy or gone; the config hash was not published.");
-        }
+        // Never lost: the task reads the latest value whenever it gets to it.
+        self.config_hash.send_replace(hash);
     }
 
     fn join(&self, addrs: Vec<SocketAddr>) -> BoxFuture<usize> {
@@ -396,7 +396,11 @@ fn seed_id(addr: SocketAddr) -> NodeId {
 }
 
 impl Actor {
-    async fn run(mut self, mut inbox: mpsc::Receiver<Command>) {
+    async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<Command>,
+        mut wanted_hash: watch::Receiver<String>,
+    ) {
         loop {
             tokio::select! {
                 command = inbox.recv() => match command {
@@ -414,6 +418,14 @@ impl Actor {
                     }
                 }
                 Some(_) = self.sends.join_next() => {}
+                // The handle is gone (`Err`) when the node stops; nothing to publish.
+                Ok(()) = wanted_hash.changed() => {
+                    let config_hash = wanted_hash.borrow_and_update().clone();
+                    let me = self.foca.identity().clone();
+                    if me.config_hash != config_hash {
+                        self.renew(NodeId { config_hash, ..me });
+                    }
+                }
             }
             self.drain();
         }
@@ -437,14 +449,12 @@ impl Actor {
                         effective_ms,
                         ..me
                     });
+                    // Publish the new peer list before replying: the caller applies
+                    // it to its view as soon as the reply comes, and must not read the
+                    // list from before the change.
+                    self.drain();
                 }
                 let _ = reply.send(result);
-            }
-            Command::SetConfigHash(config_hash) => {
-                let me = self.foca.identity().clone();
-                if me.config_hash != config_hash {
-                    self.renew(NodeId { config_hash, ..me });
-                }
             }
             Command::Join(addrs, reply) => {
                 // Announces go out here rather than through `drain`, so the caller

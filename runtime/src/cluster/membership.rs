@@ -16,6 +16,7 @@ pub trait Membership: Send + Sync + 'static {
 
     /// Changes this node's state, taking effect for ownership at `effective_ms` on the
     /// cluster clock, and tells the cluster; only ckit's two transitions are allowed.
+    /// Once the future resolves, [`Membership::peers`] shows the new state.
     fn set_state(
         &self,
         state: PeerState,
@@ -23,7 +24,8 @@ pub trait Membership: Send + Sync + 'static {
     ) -> BoxFuture<Result<(), TransitionError>>;
 
     /// Publishes the hash of this node's loaded configuration to the cluster. Does
-    /// not wait: module content arrives from synchronous code.
+    /// not wait: module content arrives from synchronous code. The latest hash set is
+    /// never dropped, however many come at once.
     fn set_config_hash(&self, hash: String);
 
     /// Asks the nodes at `addrs` (HTTP addresses) to let this node in. Returns how many

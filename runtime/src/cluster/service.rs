@@ -582,9 +582,14 @@ impl Cluster {
     }
 
     /// Takes the membership's current peers into the view. Returns whether a ring changed.
+    ///
+    /// The list is read while holding the view's lock: `set_state` and the watch loop
+    /// both apply, and reading first would let the slower of two callers write an
+    /// older list over a newer one (a node then showed itself a viewer for good,
+    /// since the watch had nothing newer to report).
     fn apply_peers(&self) -> bool {
-        let peers = self.inner.membership.peers().borrow().clone();
         let mut view = self.inner.view.write().unwrap_or_else(|e| e.into_inner());
+        let peers = self.inner.membership.peers().borrow().clone();
         let changed = view.set_peers(peers, now(), clock::now_ms());
         self.inner.metrics.record(&view, changed);
         changed
