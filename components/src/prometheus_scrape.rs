@@ -602,7 +602,10 @@ struct LoopMemory {
 
 /// The final labels of each raw series text (metric name and the text between the
 /// braces), so a series seen in the last scrape costs one hash lookup instead of a
-/// rebuild — the idea of Prometheus's scrape cache. Entries are only valid for the
+/// rebuild — the idea of Prometheus's scrape cache. The text is keyed by its 128-bit
+/// xxh3 hash rather than stored: that saves a copy of every series' text (about a
+/// hundred bytes each), and two of a target's series would collide with a chance
+/// near n²/2¹²⁹ (about 10⁻³³ for a thousand series). Entries are only valid for the
 /// arguments they were made with, and those not seen in a successful scrape are
 /// dropped.
 ///
@@ -614,7 +617,7 @@ struct SeriesCache {
     /// The arguments the entries were computed with (held, so the address cannot be
     /// reused by newer arguments while we compare).
     made_with: Option<Arc<Shared>>,
-    entries: foldhash::HashMap<Box<[u8]>, CacheEntry>,
+    entries: foldhash::HashMap<u128, CacheEntry>,
     /// Series the last successful scrape tracked whose entries were dropped because
     /// the arguments changed; settled (by label set) at the end of the next scrape.
     carried: Vec<Labels>,
@@ -890,7 +893,8 @@ fn samples_of(
             _ => (start_ms, false),
         };
         let track = !explicit || args.track_timestamps_staleness;
-        let labels = match cache.entries.get_mut(cache.key.as_slice()) {
+        let key = xxhash_rust::xxh3::xxh3_128(&cache.key);
+        let labels = match cache.entries.get_mut(&key) {
             Some(entry) => {
                 entry.seen = true;
                 if track {
@@ -909,7 +913,7 @@ fn samples_of(
                 check_label_limits(&labels, args)?;
                 added += usize::from(track);
                 cache.entries.insert(
-                    cache.key.as_slice().into(),
+                    key,
                     CacheEntry {
                         labels: labels.clone(),
                         seen: true,
