@@ -908,8 +908,9 @@ impl Tracker {
         seq
     }
 
-    /// Marks samples done (sent or dropped for good) and stores the position if it
-    /// moved.
+    /// Marks samples done (sent or dropped for good). The position is stored by the
+    /// pump at most once per [`POSITION_STORE_INTERVAL`] (and as it stops), not after
+    /// every send: a crash then resends at most that much, as upstream's does.
     fn complete(&self, done: &[(u64, usize)]) {
         let mut t = self.lock();
         for &(seq, n) in done {
@@ -925,7 +926,6 @@ impl Tracker {
         if t.in_flight == 0 {
             self.idle.notify_waiters();
         }
-        self.store(&mut t);
     }
 
     /// Stores the position if it moved (under the lock, so stores never go back).
@@ -1502,6 +1502,9 @@ mod tests {
         // The last sample of `a` frees `a`, the empty `b` and the finished `c`.
         t.complete(&[(a, 1)]);
         assert_eq!(t.lock().delivered, pos(30));
+        // Completing stores nothing; the pump's periodic store writes the position.
+        assert_eq!(wal::load_position(&dir.join("pos.json")).unwrap(), None);
+        t.store_if_dirty();
         assert_eq!(
             wal::load_position(&dir.join("pos.json")).unwrap(),
             Some(pos(30))

@@ -592,12 +592,9 @@ fn now_ns() -> u128 {
 /// What a scrape loop remembers between scrapes, for staleness.
 #[derive(Default)]
 struct LoopMemory {
-    /// Series of the last successful scrape that get markers when they disappear.
-    series: foldhash::HashSet<Labels>,
-    /// The set the next scrape fills, kept to reuse its allocation.
-    spare: foldhash::HashSet<Labels>,
     /// The report series written so far (they get markers when the loop stops).
     report: Vec<Labels>,
+    /// The series of the last scrapes, which also track staleness.
     cache: SeriesCache,
     /// The last body's size: the next body's buffer starts that large.
     body_len: usize,
@@ -605,16 +602,38 @@ struct LoopMemory {
 
 /// The final labels of each raw series text (metric name and the text between the
 /// braces), so a series seen in the last scrape costs one hash lookup instead of a
-/// rebuild — the idea of Prometheus's scrape cache. Entries are only valid for the
-/// arguments they were made with, and those not seen in a scrape are dropped.
+/// rebuild — the idea of Prometheus's scrape cache. The text is keyed by its 128-bit
+/// xxh3 hash rather than stored: that saves a copy of every series' text (about a
+/// hundred bytes each), and two of a target's series would collide with a chance
+/// near n²/2¹²⁹ (about 10⁻³³ for a thousand series). Entries are only valid for the
+/// arguments they were made with, and those not seen in a successful scrape are
+/// dropped.
+///
+/// The entries also carry staleness: which series the last successful scrape had
+/// (and so get a marker when they disappear). Keeping that in the entry, instead of
+/// in sets of label sets, saves two hash operations and two table slots per series.
 #[derive(Default)]
 struct SeriesCache {
     /// The arguments the entries were computed with (held, so the address cannot be
     /// reused by newer arguments while we compare).
     made_with: Option<Arc<Shared>>,
-    entries: foldhash::HashMap<Box<[u8]>, (Labels, u64)>,
-    scrape: u64,
+    entries: foldhash::HashMap<u128, CacheEntry>,
+    /// Series the last successful scrape tracked whose entries were dropped because
+    /// the arguments changed; settled (by label set) at the end of the next scrape.
+    carried: Vec<Labels>,
     key: Vec<u8>,
+}
+
+/// One cached series.
+struct CacheEntry {
+    labels: Labels,
+    /// Seen in the scrape under way.
+    seen: bool,
+    /// Tracked for staleness by the last successful scrape.
+    was_tracked: bool,
+    /// Tracked for staleness by the scrape under way (a sample with an explicit
+    /// timestamp is not, unless `track_timestamps_staleness`).
+    tracked: bool,
 }
 
 impl SeriesCache {
@@ -625,16 +644,77 @@ impl SeriesCache {
             .as_ref()
             .is_some_and(|m| Arc::ptr_eq(m, shared))
         {
-            self.entries.clear();
+            // New arguments may give other labels: rebuild the entries, but remember
+            // what was tracked so disappearing series still get their markers.
+            self.carried.extend(
+                self.entries
+                    .drain()
+                    .filter(|(_, e)| e.was_tracked)
+                    .map(|(_, e)| e.labels),
+            );
             self.made_with = Some(shared.clone());
         }
-        self.scrape += 1;
     }
 
-    /// Drops what the last successful scrape did not see.
-    fn end(&mut self) {
-        let scrape = self.scrape;
-        self.entries.retain(|_, (_, seen)| *seen == scrape);
+    /// Ends a successful scrape: pushes markers (at `ts`) for the series the last
+    /// successful scrape tracked and this one does not, drops the entries it did not
+    /// see, and returns how many series it tracked that the last one did not,
+    /// given `added` counted against the entries.
+    fn end(&mut self, out: &mut Vec<Sample>, ts: i64, added: usize) -> usize {
+        let mut added = added;
+        if !self.carried.is_empty() {
+            // Only after an arguments change: compare by label set.
+            let current: foldhash::HashSet<&Labels> = self
+                .entries
+                .values()
+                .filter(|e| e.tracked)
+                .map(|e| &e.labels)
+                .collect();
+            let carried: foldhash::HashSet<&Labels> = self.carried.iter().collect();
+            added = current.iter().filter(|l| !carried.contains(*l)).count();
+            for gone in carried.iter().filter(|l| !current.contains(*l)) {
+                out.push(stale((*gone).clone(), ts));
+            }
+            self.carried.clear();
+        }
+        self.entries.retain(|_, e| {
+            if e.was_tracked && !e.tracked {
+                out.push(stale(e.labels.clone(), ts));
+            }
+            let keep = e.seen;
+            e.was_tracked = e.tracked;
+            e.tracked = false;
+            e.seen = false;
+            keep
+        });
+        added
+    }
+
+    /// Ends a failed scrape: pushes markers for everything the last successful
+    /// scrape tracked, and forgets that (the entries' labels stay valid).
+    fn fail(&mut self, out: &mut Vec<Sample>, ts: i64) {
+        out.extend(self.carried.drain(..).map(|l| stale(l, ts)));
+        for e in self.entries.values_mut() {
+            if e.was_tracked {
+                out.push(stale(e.labels.clone(), ts));
+            }
+            e.was_tracked = false;
+            e.tracked = false;
+            e.seen = false;
+        }
+    }
+
+    /// Markers for everything the last successful scrape tracked (the loop stops).
+    fn stop(&self, ts: i64) -> impl Iterator<Item = Sample> + '_ {
+        self.carried
+            .iter()
+            .chain(
+                self.entries
+                    .values()
+                    .filter(|e| e.was_tracked)
+                    .map(|e| &e.labels),
+            )
+            .map(move |l| stale(l.clone(), ts))
     }
 }
 
@@ -714,10 +794,9 @@ async fn scrape_loop(
     let shared = current.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let ts = now_ms();
     let markers: Vec<Sample> = memory
-        .series
-        .iter()
-        .chain(memory.report.iter())
-        .map(|labels| stale(labels.clone(), ts))
+        .cache
+        .stop(ts)
+        .chain(memory.report.iter().map(|labels| stale(labels.clone(), ts)))
         .collect();
     if !markers.is_empty() {
         fan_out(&shared.args.forward_to, &Batch::from(markers));
@@ -771,13 +850,12 @@ async fn fetch(
     Ok((body, content_type))
 }
 
-/// A scraped sample with the target's labels applied.
+/// The samples of one scrape with the target's labels applied.
 struct Scraped {
-    labels: Labels,
-    value: f64,
-    timestamp_ms: i64,
-    /// The exposition gave its own timestamp.
-    explicit: bool,
+    samples: Vec<Sample>,
+    /// Tracked series the last successful scrape did not track, as far as the cache
+    /// entries tell (see [`SeriesCache::end`]).
+    added: usize,
 }
 
 /// Parses a body and applies the target labels, honor_* and the limits.
@@ -788,12 +866,13 @@ fn samples_of(
     body: &[u8],
     content_type: Option<&str>,
     start_ms: i64,
-) -> Result<Vec<Scraped>, String> {
+) -> Result<Scraped, String> {
     let selected = select_format(content_type.unwrap_or(""), args.fallback)?;
     if let Some(warning) = &selected.warning {
         tracing::debug!(url = %target.url, "{warning}");
     }
     let mut out = Vec::new();
+    let mut added = 0usize;
     let mut pairs: Vec<(Arc<str>, Arc<str>)> = Vec::new();
     // Prometheus's scrape parser accepts a late `# TYPE` line; only its other text
     // parser refuses it, so scrapes do not check.
@@ -809,11 +888,20 @@ fn samples_of(
         cache.key.extend_from_slice(sample.name.as_bytes());
         cache.key.push(0xFF);
         cache.key.extend_from_slice(sample.labels.raw().as_bytes());
-        let scrape = cache.scrape;
-        let labels = match cache.entries.get_mut(cache.key.as_slice()) {
-            Some((labels, seen)) => {
-                *seen = scrape;
-                labels.clone()
+        let (timestamp_ms, explicit) = match sample.timestamp_ms {
+            Some(ts) if args.honor_timestamps => (ts, true),
+            _ => (start_ms, false),
+        };
+        let track = !explicit || args.track_timestamps_staleness;
+        let key = xxhash_rust::xxh3::xxh3_128(&cache.key);
+        let labels = match cache.entries.get_mut(&key) {
+            Some(entry) => {
+                entry.seen = true;
+                if track {
+                    added += usize::from(!entry.was_tracked && !entry.tracked);
+                    entry.tracked = true;
+                }
+                entry.labels.clone()
             }
             None => {
                 pairs.clear();
@@ -823,21 +911,23 @@ fn samples_of(
                 }
                 let labels = merge_labels(&pairs, &target.labels, args.honor_labels);
                 check_label_limits(&labels, args)?;
-                cache
-                    .entries
-                    .insert(cache.key.as_slice().into(), (labels.clone(), scrape));
+                added += usize::from(track);
+                cache.entries.insert(
+                    key,
+                    CacheEntry {
+                        labels: labels.clone(),
+                        seen: true,
+                        was_tracked: false,
+                        tracked: track,
+                    },
+                );
                 labels
             }
         };
-        let (timestamp_ms, explicit) = match sample.timestamp_ms {
-            Some(ts) if args.honor_timestamps => (ts, true),
-            _ => (start_ms, false),
-        };
-        out.push(Scraped {
+        out.push(Sample {
             labels,
             value: sample.value,
             timestamp_ms,
-            explicit,
         });
         if args.sample_limit > 0 && out.len() as u64 > args.sample_limit {
             return Err(format!(
@@ -846,8 +936,10 @@ fn samples_of(
             ));
         }
     }
-    cache.end();
-    Ok(out)
+    Ok(Scraped {
+        samples: out,
+        added,
+    })
 }
 
 /// Attaches target labels to scraped ones (Prometheus `mutateSampleLabels`): with
@@ -960,34 +1052,15 @@ fn scrape_batch(
     target: &Target,
     args: &ScrapeArgs,
     memory: &mut LoopMemory,
-    scraped: Vec<Scraped>,
+    scraped: Scraped,
     start_ms: i64,
     duration: Duration,
 ) -> Batch {
-    let scraped_count = scraped.len();
-    let mut current = std::mem::take(&mut memory.spare);
-    current.clear();
-    let mut added = 0usize;
-    let mut out = Vec::with_capacity(scraped_count + 8);
-    for s in scraped {
-        if !s.explicit || args.track_timestamps_staleness {
-            if !memory.series.contains(&s.labels) {
-                added += 1;
-            }
-            current.insert(s.labels.clone());
-        }
-        out.push(Sample {
-            labels: s.labels,
-            timestamp_ms: s.timestamp_ms,
-            value: s.value,
-        });
-    }
+    let mut out = scraped.samples;
+    let scraped_count = out.len();
+    out.reserve(8);
     // Series that were there last time and are gone now end at this scrape.
-    for gone in memory.series.difference(&current) {
-        out.push(stale(gone.clone(), start_ms));
-    }
-    memory.spare = std::mem::replace(&mut memory.series, current);
-    memory.spare.clear();
+    let added = memory.cache.end(&mut out, start_ms, scraped.added);
     let mut values = vec![
         ("up", 1.0),
         ("scrape_duration_seconds", duration.as_secs_f64()),
@@ -1015,11 +1088,8 @@ fn failed_batch(
     start_ms: i64,
     duration: Duration,
 ) -> Batch {
-    let mut out: Vec<Sample> = memory
-        .series
-        .drain()
-        .map(|labels| stale(labels, start_ms))
-        .collect();
+    let mut out: Vec<Sample> = Vec::new();
+    memory.cache.fail(&mut out, start_ms);
     let values = [
         ("up", 0.0),
         ("scrape_duration_seconds", duration.as_secs_f64()),

@@ -246,5 +246,19 @@ async fn honor_labels_change_applies_to_running_loops() {
             .get("exported_team"),
         None
     );
+    // The series under the old labels ended with the change: it gets a marker (the
+    // scrape cache was rebuilt for the new arguments, so this is settled by label
+    // set), and the series under the new labels does not.
+    eventually("a marker for the series with the old labels", || {
+        capture
+            .series("a_total")
+            .iter()
+            .any(|s| s.labels.get("team") == Some("a") && is_stale_nan(s.value))
+    })
+    .await;
+    assert!(!capture
+        .series("a_total")
+        .iter()
+        .any(|s| s.labels.get("team") == Some("scraped") && is_stale_nan(s.value)));
     c.shutdown();
 }

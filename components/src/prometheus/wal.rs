@@ -314,13 +314,11 @@ struct Writer {
     file: Option<File>,
     segment: u64,
     offset: u64,
-    /// Label set → ref, for every series seen in the current or previous segment.
-    refs: foldhash::HashMap<Labels, u64>,
+    /// Label set → (ref, the last segment holding its series record), for every
+    /// series defined in the current or the two previous segments, so a series seen
+    /// there keeps its ref. One table, so an append costs one lookup per sample.
+    refs: foldhash::HashMap<Labels, (u64, u64)>,
     next_ref: u64,
-    /// Refs whose series record is in the current segment.
-    defined: foldhash::HashSet<u64>,
-    /// Refs defined in the previous segment, kept so a series seen there keeps its ref.
-    previous: foldhash::HashSet<u64>,
     dirty: bool,
     /// Buffers reused by every append: the uncompressed record and the frames.
     scratch: Vec<u8>,
@@ -373,7 +371,7 @@ impl Wal {
         fs::create_dir_all(dir)?;
         let stats = WalStats::default();
         let segments = list_segments(dir)?;
-        let mut refs: foldhash::HashMap<Labels, u64> = Default::default();
+        let mut refs: foldhash::HashMap<Labels, (u64, u64)> = Default::default();
         let mut max_ref = 0u64;
         for &n in &segments {
             let path = dir.join(segment_name(n));
@@ -394,7 +392,7 @@ impl Wal {
                 if let Record::Series(series) = record {
                     for (r, labels) in series {
                         max_ref = max_ref.max(r);
-                        refs.insert(labels, r);
+                        refs.insert(labels, (r, n));
                     }
                 }
             }
@@ -410,10 +408,8 @@ impl Wal {
                 file: Some(file),
                 segment,
                 offset: 0,
-                previous: refs.values().copied().collect(),
                 refs,
                 next_ref: max_ref + 1,
-                defined: Default::default(),
                 dirty: false,
                 scratch: Vec::new(),
                 frames: Vec::new(),
@@ -482,9 +478,9 @@ impl Wal {
         }
         w.offset += bytes.len() as u64;
         w.dirty = true;
+        let segment = w.segment;
         for (labels, r) in new_refs {
-            w.defined.insert(r);
-            w.refs.insert(labels, r);
+            w.refs.insert(labels, (r, segment));
             w.next_ref = w.next_ref.max(r + 1);
         }
         self.stats
@@ -507,11 +503,11 @@ impl Wal {
         w.offset = 0;
         w.file = Some(create_segment(&self.dir, w.segment)?);
         w.dirty = false;
-        // Series not seen in the last two segments are forgotten (memory stays
+        // Series not defined in the last two segments are forgotten (memory stays
         // bounded by active series); they get a new ref if they come back.
-        let keep: foldhash::HashSet<u64> = w.defined.union(&w.previous).copied().collect();
-        w.refs.retain(|_, r| keep.contains(r));
-        w.previous = std::mem::take(&mut w.defined);
+        let segment = w.segment;
+        w.refs
+            .retain(|_, (_, defined_in)| *defined_in + 2 >= segment);
         self.head.send_replace(Position {
             segment: w.segment,
             offset: 0,
@@ -644,9 +640,9 @@ impl Writer {
         raw.push(TYPE_SAMPLES);
         for s in samples {
             let r = match self.refs.get(&s.labels) {
-                Some(&r) => {
-                    // Defined in the previous segment only: define it here too.
-                    if !self.defined.contains(&r) && fresh.insert(s.labels.clone(), r).is_none() {
+                Some(&(r, defined_in)) => {
+                    // Defined in an earlier segment only: define it here too.
+                    if defined_in != self.segment && fresh.insert(s.labels.clone(), r).is_none() {
                         new_series.push((r, s.labels.clone()));
                     }
                     r
@@ -1147,7 +1143,13 @@ mod tests {
             }
         );
         // Refs are kept across the restart: `a` is still ref 1.
-        assert_eq!(wal.lock().refs.get(&labels(&[("__name__", "a")])), Some(&1));
+        assert_eq!(
+            wal.lock()
+                .refs
+                .get(&labels(&[("__name__", "a")]))
+                .map(|e| e.0),
+            Some(1)
+        );
         wal.append(&[sample("a", 4, 5.0), sample("c", 4, 6.0)])
             .unwrap();
         assert_eq!(
