@@ -8,7 +8,9 @@
 //! over the block's `level`, so a developer can always turn on more output.
 
 use alloy_runtime::config_blocks::{LogFormat, LoggingConfig};
+use alloy_runtime::timestamp::rfc3339_millis;
 use std::fmt::{self, Write as _};
+use std::time::SystemTime;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -116,7 +118,11 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let level = event.metadata().level().as_str().to_ascii_lowercase();
-        write!(writer, "ts={} level={level}", timestamp())?;
+        write!(
+            writer,
+            "ts={} level={level}",
+            rfc3339_millis(SystemTime::now())
+        )?;
         let mut fields = LogfmtFields::default();
         event.record(&mut fields);
         if let Some(msg) = &fields.message {
@@ -142,7 +148,9 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let mut fields = JsonFields::default();
-        fields.0.insert("ts".into(), timestamp().into());
+        fields
+            .0
+            .insert("ts".into(), rfc3339_millis(SystemTime::now()).into());
         fields.0.insert(
             "level".into(),
             event
@@ -208,32 +216,6 @@ fn quote(value: &str) -> String {
     }
 }
 
-/// The current UTC time as RFC 3339 with milliseconds, like go-kit's `ts`.
-fn timestamp() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        now.subsec_millis()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,12 +226,5 @@ mod tests {
         assert_eq!(quote("config reloaded"), "\"config reloaded\"");
         assert_eq!(quote(""), "\"\"");
         assert_eq!(quote("a=b"), "\"a=b\"");
-    }
-
-    #[test]
-    fn timestamps_are_rfc3339_utc() {
-        let ts = timestamp();
-        assert_eq!(ts.len(), 24, "{ts}");
-        assert!(ts.ends_with('Z') && ts.as_bytes()[10] == b'T', "{ts}");
     }
 }

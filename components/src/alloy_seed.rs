@@ -47,7 +47,7 @@ pub fn get_or_create(storage: &Path) -> (String, Option<std::io::Error>) {
     }
     let seed = Seed {
         uid: uuid::Uuid::new_v4().to_string(),
-        created_at: humanish_now(),
+        created_at: alloy_runtime::timestamp::rfc3339_seconds(std::time::SystemTime::now()),
         version: format!("v{}", env!("CARGO_PKG_VERSION")),
     };
     let write = || -> std::io::Result<()> {
@@ -61,32 +61,6 @@ pub fn get_or_create(storage: &Path) -> (String, Option<std::io::Error>) {
     };
     let err = write().err();
     (seed.uid, err)
-}
-
-/// Seconds since the epoch as an RFC 3339 UTC timestamp (upstream writes Go's
-/// `time.Time`), computed without a date crate.
-fn humanish_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ pub mod refs;
 pub mod schema;
 pub mod source;
 pub mod throughput;
+pub mod timestamp;
 pub mod tls;
 pub mod validate;
 pub mod watch;

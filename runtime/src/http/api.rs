@@ -23,7 +23,7 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Map, Value as Json};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// What the UI shows in place of a secret.
 pub const SECRET_TEXT: &str = "(secret)";
@@ -184,7 +184,7 @@ fn summary(controller: &Controller, node: &Node, module: &str) -> Json {
         "health": {
             "state": health.state.as_str(),
             "message": health.message,
-            "updatedTime": rfc3339(health.updated),
+            "updatedTime": crate::timestamp::rfc3339_millis(health.updated),
         },
         "original": "",
         "createdModuleIDs": created,
@@ -353,30 +353,6 @@ fn secret_spans(src: &str, body: &[Stmt], schema: Option<&Schema>, out: &mut Vec
     }
 }
 
-/// RFC 3339 in UTC with milliseconds, as Go's JSON encodes a `time.Time`.
-fn rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        d.subsec_millis()
-    )
-}
-
 async fn graph_root(State(shared): State<Arc<Shared>>, query: RawQuery) -> Response {
     graph(shared, String::new(), query)
 }
@@ -467,13 +443,6 @@ fn graph_chunk(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_render_as_rfc3339() {
-        let t = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
-        assert_eq!(rfc3339(t), "2023-11-14T22:13:20.123Z");
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-    }
 
     #[test]
     fn secret_types_mask_nested_values() {
