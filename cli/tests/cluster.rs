@@ -8,9 +8,8 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use support::{spawn_logged, BIN};
+use support::{serve_http, spawn_logged, LogLines, BIN};
 
 /// Generous bounds: the machine may be busy building other things.
 const JOIN_BOUND: Duration = Duration::from_secs(20);
@@ -30,8 +29,7 @@ fn work_dir(name: &str) -> PathBuf {
 /// A running clustered node; killed when dropped so a failing test leaves nothing.
 struct Node {
     child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
+    log: LogLines,
     base: String,
     client: reqwest::blocking::Client,
 }
@@ -83,8 +81,7 @@ impl Node {
         let scheme = if https.is_some() { "https" } else { "http" };
         let mut node = Node {
             child,
-            lines,
-            seen: Vec::new(),
+            log: LogLines::new(lines),
             base: String::new(),
             client: https.unwrap_or_else(|| {
                 reqwest::blocking::Client::builder()
@@ -114,28 +111,12 @@ impl Node {
 
     /// Waits (at most 20 s) for a stderr line containing `needle`.
     fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + JOIN_BOUND;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let found = line.contains(needle);
-                    self.seen.push(line.clone());
-                    if found {
-                        return line;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        panic!(
-            "no line with {needle:?}; stderr so far:\n{}",
-            self.seen.join("\n")
-        );
+        self.log.wait_for(needle, JOIN_BOUND)
     }
 
     /// Like [`Node::wait_for`], but a line seen already counts too.
     fn saw(&mut self, needle: &str) {
-        if !self.seen.iter().any(|l| l.contains(needle)) {
+        if !self.log.seen().iter().any(|l| l.contains(needle)) {
             self.wait_for(needle);
         }
     }
@@ -459,7 +440,8 @@ fn gossip_over_tls_joins_tls_nodes_and_keeps_plain_or_misnamed_ones_out() {
     d.saw("Failed to join any peer; starting a new cluster.");
     // For the right reasons: plain HTTP to a TLS port, and the name check.
     let reason = |node: &Node| {
-        node.seen
+        node.log
+            .seen()
             .iter()
             .find(|l| l.contains("Failed to reach a peer to join."))
             .cloned()
@@ -503,48 +485,25 @@ fn rejoin_interval_heals_a_node_that_started_before_its_peer() {
     println!("a 1s rejoin interval merged the two nodes {took:?} after the second was running");
 }
 
+/// The Prometheus text format's content type, which the target servers answer with.
+const PROM_TEXT: &str = "text/plain; version=0.0.4";
+
 /// Request times per path, recorded by a tiny target server.
 type Hits = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<Instant>>>>;
 
 /// A scrape target on 127.0.0.1 answering every path with one sample and recording
 /// when each path was scraped.
 fn target_server() -> (String, Hits) {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
     let hits: Hits = Default::default();
     let record = hits.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let record = record.clone();
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 2048];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut chunk) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let request = String::from_utf8_lossy(&buf);
-                let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
-                record
-                    .lock()
-                    .unwrap()
-                    .entry(path)
-                    .or_default()
-                    .push(Instant::now());
-                let body = "x 1\n";
-                let _ = stream.write_all(
-                    format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    )
-                    .as_bytes(),
-                );
-            });
-        }
+    let addr = serve_http(move |path| {
+        record
+            .lock()
+            .unwrap()
+            .entry(path.to_string())
+            .or_default()
+            .push(Instant::now());
+        Some((PROM_TEXT, "x 1\n".to_string()))
     });
     (addr, hits)
 }
@@ -654,48 +613,22 @@ fn unix_ms() -> u64 {
 /// A target server on 127.0.0.1 answering every path with one sample and logging
 /// every scrape with the scraping node's name.
 fn logging_target_server() -> (String, ScrapeLog) {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
     let log: ScrapeLog = Default::default();
     let record = log.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let record = record.clone();
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 2048];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut chunk) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let at_ms = unix_ms();
-                let request = String::from_utf8_lossy(&buf);
-                let target = request.split_whitespace().nth(1).unwrap_or("");
-                let (path, query) = target.split_once('?').unwrap_or((target, ""));
-                let node = query
-                    .split('&')
-                    .find_map(|kv| kv.strip_prefix("node="))
-                    .unwrap_or("")
-                    .to_string();
-                record.lock().unwrap().push(Scrape {
-                    path: path.to_string(),
-                    node,
-                    at_ms,
-                });
-                let body = "x 1\n";
-                let _ = stream.write_all(
-                    format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    )
-                    .as_bytes(),
-                );
-            });
-        }
+    let addr = serve_http(move |target| {
+        let at_ms = unix_ms();
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let node = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("node="))
+            .unwrap_or("")
+            .to_string();
+        record.lock().unwrap().push(Scrape {
+            path: path.to_string(),
+            node,
+            at_ms,
+        });
+        Some((PROM_TEXT, "x 1\n".to_string()))
     });
     (addr, log)
 }

@@ -9,36 +9,16 @@ mod support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{free_port, http, peer_binary, work_dir, Peer, Running};
+use support::{free_port, http, peer_binary, serve_http, work_dir, Peer, Running};
 
 /// A tiny HTTP server on 127.0.0.1 answering each path from `routes` (path → (content
 /// type, body)); runs until the test process ends.
 fn serve(routes: Vec<(String, &'static str, String)>) -> String {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut chunk) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                }
-            }
-            let request = String::from_utf8_lossy(&buf);
-            let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
-            let response = match routes.iter().find(|(p, _, _)| *p == path) {
-                Some((_, content_type, body)) => format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                ),
-                None => "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".into(),
-            };
-            let _ = stream.write_all(response.as_bytes());
-        }
+    let addr = serve_http(move |path| {
+        routes
+            .iter()
+            .find(|(p, _, _)| p == path)
+            .map(|(_, content_type, body)| (*content_type, body.clone()))
     });
     format!("http://{addr}")
 }

@@ -12,9 +12,8 @@ mod support;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use support::{call, free_port, http, spawn_logged, BIN};
+use support::{call, free_port, http, spawn_logged, LogLines, BIN};
 
 /// Written into the configuration as a literal basic-auth password.
 const PASSWORD: &str = "hunter2-literal-password";
@@ -138,8 +137,7 @@ prometheus.relabel "r{i}" {{
 /// A `ferroalloy run` killed when dropped, so a failing test leaves nothing behind.
 struct Node {
     child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
+    log: LogLines,
     base: String,
 }
 
@@ -168,8 +166,7 @@ impl Node {
         );
         let mut node = Node {
             child,
-            lines,
-            seen: Vec::new(),
+            log: LogLines::new(lines),
             base: String::new(),
         };
         let line = node.wait_for("now listening for http traffic");
@@ -184,23 +181,7 @@ impl Node {
     }
 
     fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let found = line.contains(needle);
-                    self.seen.push(line.clone());
-                    if found {
-                        return line;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        panic!(
-            "no line with {needle:?}; stderr so far:\n{}",
-            self.seen.join("\n")
-        );
+        self.log.wait_for(needle, Duration::from_secs(20))
     }
 
     fn addr(&self) -> &str {

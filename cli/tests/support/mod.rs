@@ -38,11 +38,62 @@ pub fn spawn_logged(cmd: &mut Command) -> (Child, mpsc::Receiver<String>) {
     (child, lines)
 }
 
+/// A child's stderr lines as they arrive, and every line read so far.
+pub struct LogLines {
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl LogLines {
+    pub fn new(lines: mpsc::Receiver<String>) -> LogLines {
+        LogLines {
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The next line containing `needle` within `bound`; `None` when none came or
+    /// the process closed its stderr.
+    pub fn next_with(&mut self, needle: &str, bound: Duration) -> Option<String> {
+        let deadline = Instant::now() + bound;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let line = self.lines.recv_timeout(left).ok()?;
+            let found = line.contains(needle);
+            self.seen.push(line.clone());
+            if found {
+                return Some(line);
+            }
+        }
+        None
+    }
+
+    /// [`LogLines::next_with`], panicking with everything read so far when no line
+    /// came.
+    pub fn wait_for(&mut self, needle: &str, bound: Duration) -> String {
+        match self.next_with(needle, bound) {
+            Some(line) => line,
+            None => self.missing(needle),
+        }
+    }
+
+    /// Fails the test: no line contained `needle`. Shows everything read so far.
+    pub fn missing(&self, needle: &str) -> ! {
+        panic!(
+            "no line with {needle:?}; stderr so far:\n{}",
+            self.seen.join("\n")
+        )
+    }
+
+    /// Every line read so far, oldest first.
+    pub fn seen(&self) -> &[String] {
+        &self.seen
+    }
+}
+
 /// A running `ferroalloy run` whose stderr lines arrive on a channel.
 pub struct Running {
     pub child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
+    log: LogLines,
 }
 
 impl Running {
@@ -63,36 +114,24 @@ impl Running {
         );
         Running {
             child,
-            lines,
-            seen: Vec::new(),
+            log: LogLines::new(lines),
         }
     }
 
     /// Waits (at most 10 s) for a stderr line containing `needle` and returns it.
     pub fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let found = line.contains(needle);
-                    self.seen.push(line.clone());
-                    if found {
-                        return line;
-                    }
-                }
-                Err(_) => break,
+        match self.log.next_with(needle, Duration::from_secs(10)) {
+            Some(line) => line,
+            None => {
+                let _ = self.child.kill();
+                self.log.missing(needle)
             }
         }
-        let _ = self.child.kill();
-        panic!(
-            "no line with {needle:?}; stderr so far:\n{}",
-            self.seen.join("\n")
-        );
     }
 
     /// Every stderr line read so far, oldest first.
     pub fn seen(&self) -> &[String] {
-        &self.seen
+        self.log.seen()
     }
 
     /// The HTTP base URL, from the log line that names the bound address.
@@ -120,6 +159,46 @@ impl Running {
             .expect("kill runs");
         assert!(status.success());
     }
+}
+
+/// A tiny HTTP/1.1 server on 127.0.0.1, one thread per connection, running until the
+/// test process ends. `answer` gets each request's target (path and query) and gives
+/// the content type and body of a 200, or `None` for a 404. Returns `host:port`.
+pub fn serve_http<F>(answer: F) -> String
+where
+    F: Fn(&str) -> Option<(&'static str, String)> + Send + Sync + 'static,
+{
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let answer = std::sync::Arc::new(answer);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let answer = answer.clone();
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let request = String::from_utf8_lossy(&buf);
+                let target = request.split_whitespace().nth(1).unwrap_or("");
+                let response = match answer(target) {
+                    Some((content_type, body)) => format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    ),
+                    None => "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".into(),
+                };
+                let _ = stream.write_all(response.as_bytes());
+            });
+        }
+    });
+    addr
 }
 
 pub fn http() -> reqwest::blocking::Client {
