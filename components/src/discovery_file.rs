@@ -62,13 +62,8 @@ impl Arguments for DiscoveryFileArgs {
                 ));
             }
         }
-        let refresh_interval = d.attr_or("refresh_interval", GoDuration::from_secs(300))?;
-        if refresh_interval.nanos() <= 0 {
-            return Err(d.error(
-                d.span_of("refresh_interval"),
-                "refresh_interval must be greater than 0",
-            ));
-        }
+        let refresh_interval =
+            d.positive_duration("refresh_interval", GoDuration::from_secs(300))?;
         Ok(DiscoveryFileArgs {
             files,
             refresh_interval,

@@ -56,13 +56,8 @@ impl Arguments for DiscoveryHttpArgs {
         if reqwest::Url::parse(&url).is_err() {
             return Err(d.error(d.span_of("url"), format!("invalid URL {url:?}")));
         }
-        let refresh_interval = d.attr_or("refresh_interval", GoDuration::from_secs(60))?;
-        if refresh_interval.nanos() <= 0 {
-            return Err(d.error(
-                d.span_of("refresh_interval"),
-                "refresh_interval must be greater than 0",
-            ));
-        }
+        let refresh_interval =
+            d.positive_duration("refresh_interval", GoDuration::from_secs(60))?;
         Ok(DiscoveryHttpArgs {
             url,
             refresh_interval,

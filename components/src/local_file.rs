@@ -59,13 +59,7 @@ impl Arguments for LocalFileArgs {
                 ))
             }
         };
-        let poll_frequency = d.attr_or("poll_frequency", GoDuration::from_secs(60))?;
-        if poll_frequency.nanos() <= 0 {
-            return Err(d.error(
-                d.span_of("poll_frequency"),
-                "poll_frequency must be greater than 0",
-            ));
-        }
+        let poll_frequency = d.positive_duration("poll_frequency", GoDuration::from_secs(60))?;
         Ok(LocalFileArgs {
             filename: d.required("filename")?,
             detector,

@@ -267,13 +267,6 @@ impl Default for WalArgs {
     }
 }
 
-fn positive(d: &Decoder, name: &str, v: GoDuration) -> Result<GoDuration, Diagnostic> {
-    if v.nanos() <= 0 {
-        return Err(d.error(d.span_of(name), format!("{name} must be greater than 0")));
-    }
-    Ok(v)
-}
-
 fn count(d: &Decoder, name: &str, default: usize, min: i64) -> Result<usize, Diagnostic> {
     let v: i64 = d.attr_or(name, default as i64)?;
     if v < min {
@@ -293,21 +286,10 @@ impl QueueConfig {
             min_shards: count(&d, "min_shards", def.min_shards, 1)?,
             max_shards: count(&d, "max_shards", def.max_shards, 1)?,
             max_samples_per_send: count(&d, "max_samples_per_send", def.max_samples_per_send, 1)?,
-            batch_send_deadline: positive(
-                &d,
-                "batch_send_deadline",
-                d.attr_or("batch_send_deadline", def.batch_send_deadline)?,
-            )?,
-            min_backoff: positive(
-                &d,
-                "min_backoff",
-                d.attr_or("min_backoff", def.min_backoff)?,
-            )?,
-            max_backoff: positive(
-                &d,
-                "max_backoff",
-                d.attr_or("max_backoff", def.max_backoff)?,
-            )?,
+            batch_send_deadline: d
+                .positive_duration("batch_send_deadline", def.batch_send_deadline)?,
+            min_backoff: d.positive_duration("min_backoff", def.min_backoff)?,
+            max_backoff: d.positive_duration("max_backoff", def.max_backoff)?,
             retry_on_http_429: d.attr_or("retry_on_http_429", def.retry_on_http_429)?,
             sample_age_limit: d.attr_or("sample_age_limit", def.sample_age_limit)?,
         };
@@ -368,11 +350,7 @@ impl EndpointArgs {
         let mut ep = EndpointArgs {
             url,
             name: String::new(),
-            remote_timeout: positive(
-                d,
-                "remote_timeout",
-                d.attr_or("remote_timeout", GoDuration::from_secs(30))?,
-            )?,
+            remote_timeout: d.positive_duration("remote_timeout", GoDuration::from_secs(30))?,
             headers,
             send_exemplars: d.attr_or("send_exemplars", true)?,
             send_native_histograms: d.attr_or("send_native_histograms", false)?,
@@ -430,11 +408,8 @@ impl Arguments for RemoteWriteArgs {
             Some(w) => {
                 let def = WalArgs::default();
                 let wal = WalArgs {
-                    truncate_frequency: positive(
-                        &w,
-                        "truncate_frequency",
-                        w.attr_or("truncate_frequency", def.truncate_frequency)?,
-                    )?,
+                    truncate_frequency: w
+                        .positive_duration("truncate_frequency", def.truncate_frequency)?,
                     min_keepalive_time: w.attr_or("min_keepalive_time", def.min_keepalive_time)?,
                     max_keepalive_time: w.attr_or("max_keepalive_time", def.max_keepalive_time)?,
                 };

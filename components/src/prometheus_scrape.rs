@@ -147,14 +147,8 @@ impl Arguments for ScrapeArgs {
     }
 
     fn decode(d: &Decoder) -> Result<Self, Diagnostic> {
-        let scrape_interval = d.attr_or("scrape_interval", GoDuration::from_secs(60))?;
+        let scrape_interval = d.positive_duration("scrape_interval", GoDuration::from_secs(60))?;
         let scrape_timeout = d.attr_or("scrape_timeout", GoDuration::from_secs(10))?;
-        if scrape_interval.nanos() <= 0 {
-            return Err(d.error(
-                d.span_of("scrape_interval"),
-                "scrape_interval must be greater than 0",
-            ));
-        }
         if scrape_timeout > scrape_interval {
             return Err(d.error(
                 d.span_of("scrape_timeout"),

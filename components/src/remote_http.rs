@@ -59,20 +59,8 @@ impl Arguments for RemoteHttpArgs {
                     format!("invalid HTTP method {method_text:?}"),
                 )
             })?;
-        let poll_frequency = d.attr_or("poll_frequency", GoDuration::from_secs(60))?;
-        let poll_timeout = d.attr_or("poll_timeout", GoDuration::from_secs(10))?;
-        if poll_frequency.nanos() <= 0 {
-            return Err(d.error(
-                d.span_of("poll_frequency"),
-                "poll_frequency must be greater than 0",
-            ));
-        }
-        if poll_timeout.nanos() <= 0 {
-            return Err(d.error(
-                d.span_of("poll_timeout"),
-                "poll_timeout must be greater than 0",
-            ));
-        }
+        let poll_frequency = d.positive_duration("poll_frequency", GoDuration::from_secs(60))?;
+        let poll_timeout = d.positive_duration("poll_timeout", GoDuration::from_secs(10))?;
         if poll_timeout >= poll_frequency {
             return Err(d.error(
                 d.span_of("poll_timeout"),

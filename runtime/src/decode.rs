@@ -237,6 +237,20 @@ impl<'b> Decoder<'b> {
         Ok(self.attr(name)?.unwrap_or(default))
     }
 
+    /// A duration attribute that must be greater than zero (intervals, timeouts), or
+    /// `default` when it is not set; the error points at the attribute.
+    pub fn positive_duration(
+        &self,
+        name: &str,
+        default: GoDuration,
+    ) -> Result<GoDuration, Diagnostic> {
+        let v = self.attr_or(name, default)?;
+        if v.nanos() <= 0 {
+            return Err(self.error(self.span_of(name), format!("{name} must be greater than 0")));
+        }
+        Ok(v)
+    }
+
     /// A required attribute (its presence was checked against the schema already;
     /// this still reports it, for bodies built without a schema check).
     pub fn required<T: FromValue>(&self, name: &str) -> Result<T, Diagnostic> {
