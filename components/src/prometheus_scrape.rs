@@ -11,6 +11,7 @@ use crate::prometheus::{fan_out, intern, Batch, Label, Labels, Receiver, Sample,
 use alloy_runtime::component::{Arguments, BoxFuture, Component, Health, HealthState, Options};
 use alloy_runtime::decode::Decoder;
 use alloy_runtime::duration::GoDuration;
+use alloy_runtime::metrics::{component_labels, MetricSource, SampleKind, SourceSample};
 use alloy_runtime::schema::{
     attr, concat, Attr, BlockSpec, LabelRule, Repeat, Schema, Ty, HTTP_CLIENT_ATTRS,
     HTTP_CLIENT_BLOCK_SPECS,
@@ -375,13 +376,41 @@ struct Shared {
 /// scrape, so a new `forward_to` or `honor_labels` needs no restart.
 type Current = Arc<Mutex<Arc<Shared>>>;
 
+/// What `/metrics` shows of a scrape component: how many targets this node scrapes
+/// and how many it handed to other nodes of the cluster.
+#[derive(Default)]
+struct ScrapeMetrics {
+    targets: AtomicU64,
+    moved: AtomicU64,
+}
+
+impl MetricSource for ScrapeMetrics {
+    fn collect(&self, out: &mut Vec<SourceSample>) {
+        out.push(SourceSample {
+            name: "prometheus_scrape_targets_gauge",
+            help: "Number of targets this component is configured to scrape",
+            kind: SampleKind::Gauge,
+            labels: Vec::new(),
+            value: self.targets.load(Ordering::Relaxed) as f64,
+        });
+        out.push(SourceSample {
+            name: "prometheus_scrape_targets_moved",
+            help: "Number of targets that have moved from this node to another in the cluster",
+            kind: SampleKind::Counter,
+            labels: Vec::new(),
+            value: self.moved.load(Ordering::Relaxed) as f64,
+        });
+    }
+}
+
 /// The running component.
 pub struct PrometheusScrape {
     job: String,
     current: Current,
     cluster: alloy_runtime::cluster::Cluster,
-    /// `prometheus_scrape_targets_gauge` and `_moved_total`.
-    metrics: alloy_runtime::cluster::ScrapeMetrics,
+    /// `prometheus_scrape_targets_gauge` and `_moved_total`; `/metrics` holds only a
+    /// weak link, so the series go when the component does.
+    metrics: Arc<ScrapeMetrics>,
     state: Mutex<State>,
 }
 
@@ -441,7 +470,7 @@ impl PrometheusScrape {
             }
             if all.contains(target) {
                 handle.moved.store(true, Ordering::Relaxed);
-                self.metrics.moved.inc();
+                self.metrics.moved.fetch_add(1, Ordering::Relaxed);
             }
             handle.stop.cancel();
             false
@@ -463,7 +492,9 @@ impl PrometheusScrape {
             ));
             state.loops.insert(target, handle);
         }
-        self.metrics.targets.set(state.loops.len() as i64);
+        self.metrics
+            .targets
+            .store(state.loops.len() as u64, Ordering::Relaxed);
     }
 }
 
@@ -473,9 +504,14 @@ impl Component for PrometheusScrape {
     fn build(opts: Options, args: ScrapeArgs) -> Result<Self, String> {
         let client = client_for(&args)?;
         let job = args.job_name.clone().unwrap_or_else(|| opts.id.clone());
+        let metrics = Arc::new(ScrapeMetrics::default());
+        let source: Arc<dyn MetricSource> = metrics.clone();
+        opts.services
+            .metrics
+            .add_source(component_labels(&opts.id), Arc::downgrade(&source));
         Ok(PrometheusScrape {
             job,
-            metrics: opts.cluster.scrape_metrics(&opts.id),
+            metrics,
             cluster: opts.cluster.clone(),
             current: Arc::new(Mutex::new(Arc::new(Shared {
                 args,

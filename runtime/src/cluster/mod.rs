@@ -26,8 +26,7 @@ pub use membership::{LocalMembership, Membership};
 pub use peer::{Peer, PeerState, TransitionError};
 pub use ring::{target_key, Ring};
 pub use service::{
-    Cluster, ClusterOptions, Explanation, ModuleHashGuard, ScrapeMetrics, SkippedPeer,
-    HANDOFF_MARGIN,
+    Cluster, ClusterOptions, Explanation, ModuleHashGuard, SkippedPeer, HANDOFF_MARGIN,
 };
 pub use transport_tls::GossipTls;
 pub use view::{ClusterView, Op};

@@ -413,27 +413,6 @@ impl Cluster {
         }
     }
 
-    /// The metrics a clustered `prometheus.scrape` keeps (`component_id` is its
-    /// global ID), registered with the cluster's: components reach the cluster, not
-    /// the registry.
-    pub fn scrape_metrics(&self, component_id: &str) -> ScrapeMetrics {
-        let labels = crate::metrics::component_labels(component_id);
-        ScrapeMetrics {
-            targets: self
-                .inner
-                .metrics
-                .scrape_targets
-                .get_or_create(&labels)
-                .clone(),
-            moved: self
-                .inner
-                .metrics
-                .scrape_moved
-                .get_or_create(&labels)
-                .clone(),
-        }
-    }
-
     /// Which node owns the target with these labels, and why (`cluster explain`).
     pub fn explain(&self, labels: &[(String, String)]) -> Explanation {
         let mut key_labels: Vec<(String, String)> = labels
@@ -737,18 +716,7 @@ struct ClusterMetrics {
     minimum_size: Gauge,
     ring_changes: Counter,
     config_mismatch: Gauge,
-    scrape_targets: Family<Labels, Gauge>,
-    scrape_moved: Family<Labels, Counter>,
     transport: TransportMetrics,
-}
-
-/// The clustering metrics of one `prometheus.scrape` component.
-#[derive(Debug, Clone, Default)]
-pub struct ScrapeMetrics {
-    /// `prometheus_scrape_targets_gauge`: targets this node scrapes.
-    pub targets: Gauge,
-    /// `prometheus_scrape_targets_moved_total`: targets handed to another node.
-    pub moved: Counter,
 }
 
 impl ClusterMetrics {
@@ -807,16 +775,6 @@ impl ClusterMetrics {
             "cluster_node_peers",
             "Current number of healthy peers by state",
             m.peers.clone(),
-        );
-        metrics.register(
-            "prometheus_scrape_targets_gauge",
-            "Number of targets this component is configured to scrape",
-            m.scrape_targets.clone(),
-        );
-        metrics.register(
-            "prometheus_scrape_targets_moved",
-            "Number of targets that have moved from this node to another in the cluster",
-            m.scrape_moved.clone(),
         );
         m
     }
